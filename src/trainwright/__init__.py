@@ -1,0 +1,45 @@
+"""trainwright: from a labelled table to a tested, packaged, served and monitored model.
+
+    import trainwright as tw
+    result = tw.train("data.csv", target="churn", preset="balanced")
+    model = tw.load(result.bundle); model.predict(frame)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from trainwright.exceptions import (
+    BundleError,
+    ConfigError,
+    DataError,
+    GateFailed,
+    SchemaMismatchError,
+    TrackingError,
+    TrainingError,
+    TrainwrightError,
+)
+
+if TYPE_CHECKING:
+    from trainwright.bundle import Model
+    from trainwright.workflow import TrainResult
+
+__all__ = [
+    "BundleError", "ConfigError", "DataError", "GateFailed", "SchemaMismatchError", "TrackingError", "TrainingError",
+    "TrainwrightError", "load", "train",
+]
+__version__ = "0.1.0"
+
+
+def train(data: Any, target: str | None = None, **kwargs: Any) -> TrainResult:
+    """Run the whole workflow; see ``trainwright.workflow.train``."""
+    from trainwright.workflow import train as _train
+
+    return _train(data, target, **kwargs)
+
+
+def load(path: Any) -> Model:
+    """Load a saved model bundle; see ``trainwright.bundle.load``."""
+    from trainwright.bundle import load as _load
+
+    return _load(path)

@@ -1,0 +1,137 @@
+"""A loaded model: schema checks at the door, predictions with class probabilities, atomic file output."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainwright.bundle._format import read_json, read_pipeline, verify_manifest
+from trainwright.data import Schema, Task, coerce_frame, iter_table
+from trainwright.exceptions import SchemaMismatchError
+from trainwright.models.predict import probabilities
+
+__all__ = ["ExtraColumnsWarning", "Model", "atomic_output", "load"]
+
+
+class ExtraColumnsWarning(UserWarning):
+    """Columns the model does not use were present and ignored."""
+
+
+class atomic_output:
+    """Write to a temporary file beside ``path``; replace ``path`` only when the block succeeds."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
+
+    def __enter__(self) -> Path:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return self.tmp
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+class Model:
+    """A trained pipeline with the schema and task it was trained for."""
+
+    def __init__(self, path: Path, pipeline: Any, schema: Schema, task: Task, metadata: dict[str, Any],
+                 metrics: dict[str, Any]) -> None:
+        self.path = path
+        self.pipeline = pipeline
+        self.schema = schema
+        self.task = task
+        self.metadata = metadata
+        self.metrics = metrics
+
+    def __repr__(self) -> str:
+        return f"Model({self.metadata.get('model', '?')}, task={self.task.kind.value}, path={self.path})"
+
+    @property
+    def output_columns(self) -> list[str]:
+        return ["prediction", *[f"proba_{c}" for c in self.task.classes]]
+
+    def prepare(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Check and coerce incoming columns: missing ones refused by name, extra ones ignored with a warning."""
+        if not isinstance(frame, pd.DataFrame):
+            raise SchemaMismatchError(f"expected a pandas DataFrame, got {type(frame).__name__}")
+        known = {c.name for c in self.schema.columns} | {self.schema.target}
+        extra = [c for c in frame.columns if c not in known]
+        if extra:
+            warnings.warn(f"ignoring {len(extra)} column(s) the model does not use: {', '.join(map(str, extra[:10]))}",
+                          ExtraColumnsWarning, stacklevel=3)
+        return coerce_frame(frame, self.schema, strict=True)
+
+    def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """A frame with ``prediction`` (and ``proba_<class>`` per class for classifiers), same index as the input."""
+        X = self.prepare(frame)
+        if not self.task.is_classification:
+            return pd.DataFrame({"prediction": np.asarray(self.pipeline.predict(X), dtype=float)}, index=frame.index)
+        proba = self.predict_proba_array(X)
+        if self.task.kind.value == "binary":
+            pos = self.task.classes.index(self.task.positive_label)
+            codes = np.where(proba[:, pos] >= 0.5, pos, 1 - pos)
+        else:
+            codes = np.argmax(proba, axis=1)
+        out = pd.DataFrame({"prediction": self.task.decode(codes)}, index=frame.index)
+        for i, c in enumerate(self.task.classes):
+            out[f"proba_{c}"] = proba[:, i]
+        return out
+
+    def predict_proba_array(self, X: pd.DataFrame) -> np.ndarray:
+        return probabilities(self.pipeline, X, len(self.task.classes))
+
+    def predict_chunks(self, source: str | Path, *, chunksize: int = 100_000, id_column: str | None = None) -> Iterator[pd.DataFrame]:
+        for chunk in iter_table(source, chunksize=chunksize):
+            if id_column is not None and id_column not in chunk.columns:
+                raise SchemaMismatchError(f"id column {id_column!r} is not in {source}")
+            out = self.predict(chunk)
+            if id_column is not None:
+                out.insert(0, id_column, chunk[id_column].to_numpy())
+            yield out
+
+    def predict_file(self, source: str | Path, output: str | Path, *, chunksize: int = 100_000,
+                     id_column: str | None = None) -> int:
+        """Score a file chunk by chunk into ``output`` (CSV or Parquet), written atomically. Returns rows written."""
+        output = Path(output)
+        n = 0
+        with atomic_output(output) as tmp:
+            if output.suffix.lower() in {".parquet", ".pq"}:
+                import pyarrow as pa
+                import pyarrow.parquet as pq
+
+                writer = None
+                try:
+                    for out in self.predict_chunks(source, chunksize=chunksize, id_column=id_column):
+                        table = pa.Table.from_pandas(out.reset_index(drop=True), preserve_index=False)
+                        writer = writer or pq.ParquetWriter(tmp, table.schema)
+                        writer.write_table(table)
+                        n += len(out)
+                finally:
+                    if writer is not None:
+                        writer.close()
+            else:
+                with tmp.open("w", encoding="utf-8", newline="") as handle:
+                    for i, out in enumerate(self.predict_chunks(source, chunksize=chunksize, id_column=id_column)):
+                        out.to_csv(handle, index=False, header=i == 0)
+                        n += len(out)
+        return n
+
+
+def load(path: str | Path) -> Model:
+    """Load a bundle directory (checked against its manifest and the type allowlist)."""
+    path = Path(path)
+    verify_manifest(path)
+    pipeline = read_pipeline(path)
+    schema = Schema.from_dict(read_json(path, "schema"))
+    task = Task.from_dict(read_json(path, "task"))
+    return Model(path, pipeline, schema, task, read_json(path, "metadata"), read_json(path, "metrics"))

@@ -1,0 +1,67 @@
+"""The bundle as an MLflow pyfunc model, so ``mlflow models serve`` and ``mlflow.pyfunc.load_model`` work on it.
+
+The bundle directory travels as an artifact (its skops file and manifest untouched); the pyfunc wrapper only
+calls ``trainwright.bundle.load`` on it, so loading keeps the manifest and allowlist checks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from trainwright.bundle.model import load
+from trainwright.lineage import package_version
+
+__all__ = ["TrainwrightPyfunc", "pip_requirements", "pyfunc_kwargs", "save_pyfunc"]
+
+
+def _python_model_base() -> type:
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.PythonModel
+
+
+class TrainwrightPyfunc:
+    """An MLflow PythonModel (built lazily so importing this module does not import mlflow)."""
+
+    def __new__(cls) -> Any:
+        base = _python_model_base()
+
+        class _Model(base):  # type: ignore[misc, valid-type]
+            def load_context(self, context: Any) -> None:
+                self.model = load(context.artifacts["bundle"])
+
+            def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
+                import pandas as pd
+
+                frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+                return self.model.predict(frame)
+
+        _Model.__module__ = __name__
+        _Model.__qualname__ = "TrainwrightPyfunc._Model"
+        return _Model()
+
+
+def pip_requirements() -> list[str]:
+    """Explicit requirements (the inferred list would name a torch build without its local tag)."""
+    names = ("trainwright", "scikit-learn", "pandas", "numpy", "skops", "lightgbm", "xgboost-cpu", "catboost", "mlflow")
+    return [f"{n}=={v}" if (v := package_version(n)) and n != "trainwright" else n for n in names]
+
+
+def pyfunc_kwargs(bundle_dir: str | Path) -> dict[str, Any]:
+    """Arguments shared by ``mlflow.pyfunc.save_model`` and ``log_model`` for a bundle.
+
+    No MLflow signature: MLflow's enforcement refuses an int column for a float feature, while the bundle's own
+    schema check coerces what is safe and names what is not.
+    """
+    load(bundle_dir)  # fail early, with our message, on a bad bundle
+    return {"python_model": TrainwrightPyfunc(), "artifacts": {"bundle": str(Path(bundle_dir).resolve())},
+            "pip_requirements": pip_requirements()}
+
+
+def save_pyfunc(bundle_dir: str | Path, path: str | Path) -> Path:
+    """Write an MLflow pyfunc model directory at ``path`` wrapping the bundle."""
+    import mlflow.pyfunc
+
+    mlflow.pyfunc.save_model(str(path), **pyfunc_kwargs(bundle_dir))
+    return Path(path)

@@ -1,0 +1,31 @@
+"""``trainwright predict``: score a file with a saved bundle, streaming, written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["register"]
+
+
+def predict_command(
+    bundle: Annotated[Path, typer.Argument(help="a model bundle: runs/<id>/model")],
+    data: Annotated[Path, typer.Argument(help="rows to score (CSV/TSV, Parquet, JSON Lines)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="where to write predictions (.csv or .parquet)")],
+    id_column: Annotated[str | None, typer.Option("--id-column", help="copy this input column into the output")] = None,
+    chunksize: Annotated[int, typer.Option(help="rows per chunk (memory stays bounded)")] = 100_000,
+) -> None:
+    """Write predictions (and class probabilities) for every row of DATA."""
+    from trainwright.bundle import load
+    from trainwright.cli._console import console, surfaced_warnings
+
+    with surfaced_warnings():
+        model = load(bundle)
+        n = model.predict_file(data, output, chunksize=chunksize, id_column=id_column)
+    console.print(f"wrote {n} predictions to {output}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("predict")(predict_command)

@@ -1,0 +1,119 @@
+"""``trainwright train``: the whole workflow with a progress bar, the leaderboard and the one test result."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["register"]
+
+
+def _split_names(value: str | None) -> tuple[str, ...] | None:
+    return tuple(n.strip() for n in value.split(",") if n.strip()) if value else None
+
+
+def _render(result: Any) -> None:
+    from rich.table import Table
+
+    from trainwright.cli._console import console
+
+    metric = result.task.metric
+    table = Table(title=f"Leaderboard ({metric}, validation part)", title_justify="left")
+    for col in ("model", "rung", f"val {metric}", f"train {metric}", "cv mean ± sd", "fit s", "ms/1k rows", "size KB", "note"):
+        table.add_column(col, justify="left" if col in {"model", "note"} else "right",
+                         overflow="ellipsis" if col == "note" else "fold", no_wrap=col != "note", max_width=40 if col == "note" else None)
+    frame = result.leaderboard.to_frame()
+
+    def fmt(v: float, d: int = 4) -> str:
+        return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
+
+    for _, row in frame.iterrows():
+        name = f"[bold green]{row['model']} ✓[/]" if row["model"] == result.choice.chosen else row["model"]
+        cv = f"{fmt(row['cv_mean'])} ± {fmt(row['cv_std'])}" if not math.isnan(row["cv_mean"]) else ""
+        table.add_row(name, str(row["rung"]), fmt(row[f"val_{metric}"]), fmt(row[f"train_{metric}"]), cv,
+                      fmt(row["fit_s"], 2), fmt(row["predict_ms_per_1k"], 2), fmt(row["size_kb"], 1),
+                      row["status"] if row["status"] != "ok" else (row["note"][:60] if row["note"] else ""))
+    console.print(table)
+    console.print(f"[bold]Chosen:[/] {result.choice.reason}", soft_wrap=True)
+    console.print(f"[bold]Test (touched once, after the choice):[/] {metric} = {result.test_score:.4f}  "
+                  f"on {result.split.sizes['test']} rows", soft_wrap=True)
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]", soft_wrap=True)
+    console.print(f"Run: {result.run_dir}\nModel bundle: {result.bundle}")
+
+
+def _progress_listener(progress: Any, task_id: Any) -> Any:
+    def on_event(event: Any) -> None:
+        label = f"{event.step}: {event.spec.name}"
+        if event.stage == "start":
+            progress.update(task_id, description=f"fitting {label}")
+        else:
+            progress.advance(task_id)
+            trial = event.trial
+            if trial is not None and event.step == "ladder":
+                detail = f"{trial.score(trial_metric[0]):.4f}" if trial.ok else trial.status
+                progress.console.print(f"  {trial.name:<24} {detail}", highlight=False)
+
+    trial_metric: list[str] = [""]
+    on_event.metric = trial_metric  # type: ignore[attr-defined]
+    return on_event
+
+
+def train_command(
+    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet or JSON Lines file")],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="column to predict")] = None,
+    preset: Annotated[str | None, typer.Option(help="quick | balanced | thorough")] = None,
+    time_budget: Annotated[float | None, typer.Option("--time-budget", help="seconds for the whole ladder")] = None,
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; flags override it")] = None,
+    task: Annotated[str | None, typer.Option(help="auto | binary | multiclass | regression")] = None,
+    metric: Annotated[str | None, typer.Option(help="metric to choose by (roc_auc, log_loss, f1, fbeta, rmse, mae, r2...)")] = None,
+    beta: Annotated[float | None, typer.Option(help="beta for the fbeta metric")] = None,
+    positive_label: Annotated[str | None, typer.Option("--positive-label")] = None,
+    seed: Annotated[int | None, typer.Option(help="one random_state for split, models and samplers")] = None,
+    group_column: Annotated[str | None, typer.Option("--group-column", help="no group in two parts")] = None,
+    time_column: Annotated[str | None, typer.Option("--time-column", help="test is the latest rows")] = None,
+    models: Annotated[str | None, typer.Option(help="comma-separated model names")] = None,
+    exclude: Annotated[str | None, typer.Option(help="comma-separated model names to leave out")] = None,
+    output_dir: Annotated[str | None, typer.Option("--output-dir", "-o")] = None,
+    force: Annotated[bool, typer.Option("--force", help="drop too-rare classes; allow unusual split fractions")] = False,
+) -> None:
+    """Train the ladder on DATA and save the chosen model."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from trainwright.cli._console import console, surfaced_warnings
+    from trainwright.config import load_config
+    from trainwright.workflow import train
+
+    overrides: dict[str, Any] = {
+        "target": target, "preset": preset, "time_budget": time_budget, "task": task, "metric": metric, "beta": beta,
+        "positive_label": positive_label, "seed": seed, "models": _split_names(models),
+        "exclude_models": _split_names(exclude), "output_dir": output_dir, "force": force or None,
+        "split": {"group_column": group_column, "time_column": time_column, "force": force or None},
+    }
+    cfg = load_config(config, **overrides)
+    if cfg.target is None:
+        raise typer.BadParameter("--target is required (or 'target' in the config)")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), console=console, transient=True) as progress:
+        task_id = progress.add_task("loading data", total=len(cfg.model_names))
+        listener = _progress_listener(progress, task_id)
+        listener.metric[0] = cfg.metric or ""
+
+        def on_event(event: Any) -> None:
+            if not listener.metric[0]:
+                listener.metric[0] = next(iter(event.trial.val_scores), "") if event.trial and event.trial.ok else ""
+            if event.step == "cv" and event.stage == "start":
+                progress.update(task_id, description=f"cross-validating {event.spec.name}")
+            elif event.step == "ladder":
+                listener(event)
+
+        with surfaced_warnings():
+            result = train(data, config=cfg, on_event=on_event)
+    _render(result)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("train")(train_command)

@@ -1,0 +1,186 @@
+"""The one validated configuration: YAML file, then CLI flags on top, checked once by pydantic."""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from trainwright.exceptions import ConfigError, Problem
+
+__all__ = ["PRESETS", "Config", "PresetSettings", "SplitConfig", "load_config"]
+
+Role = Literal["numeric", "categorical", "text", "datetime", "identifier", "ignored"]
+TaskKindName = Literal["auto", "binary", "multiclass", "regression"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitConfig(_Strict):
+    """How rows are divided into train / validation / test."""
+
+    train: float = 0.70
+    validation: float = 0.15
+    test: float = 0.15
+    group_column: str | None = None
+    time_column: str | None = None
+    force: bool = False
+
+    @model_validator(mode="after")
+    def _fractions(self) -> SplitConfig:
+        total = self.train + self.validation + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"split fractions must add up to 1, got {total:.3f}")
+        if self.force:
+            if min(self.train, self.validation, self.test) <= 0:
+                raise ValueError("every split fraction must be above 0")
+            return self
+        bad = []
+        if not 0.50 <= self.train <= 0.90:
+            bad.append(f"train={self.train} (allowed 0.50-0.90)")
+        if not 0.05 <= self.validation <= 0.20:
+            bad.append(f"validation={self.validation} (allowed 0.05-0.20)")
+        if not 0.05 <= self.test <= 0.20:
+            bad.append(f"test={self.test} (allowed 0.05-0.20)")
+        if bad:
+            raise ValueError("split fractions out of range: " + ", ".join(bad) + "; set split.force: true to use them anyway")
+        return self
+
+
+class PresetSettings(_Strict):
+    """What a preset means: which rungs, how much checking, how long by default."""
+
+    models: tuple[str, ...]
+    time_budget: float
+    cv_folds: int
+    cv_top: int
+    cv_max_rows: int = 20_000
+    n_estimators_scale: float = 1.0
+
+
+PRESETS: dict[str, PresetSettings] = {
+    "quick": PresetSettings(
+        models=("dummy", "linear", "random_forest", "lightgbm"),
+        time_budget=120,
+        cv_folds=3,
+        cv_top=2,
+        n_estimators_scale=0.5,
+    ),
+    "balanced": PresetSettings(
+        models=(
+            "dummy", "linear", "svm", "knn", "random_forest", "extra_trees",
+            "hist_gradient_boosting", "lightgbm", "xgboost", "catboost",
+        ),
+        time_budget=600,
+        cv_folds=5,
+        cv_top=3,
+    ),
+    "thorough": PresetSettings(
+        models=(
+            "dummy", "linear", "svm", "knn", "random_forest", "extra_trees",
+            "hist_gradient_boosting", "lightgbm", "xgboost", "catboost",
+        ),
+        time_budget=3600,
+        cv_folds=5,
+        cv_top=5,
+        cv_max_rows=100_000,
+        n_estimators_scale=2.0,
+    ),
+}
+
+
+class Config(_Strict):
+    """Everything a run needs. Unknown keys fail with the nearest valid one."""
+
+    target: str
+    task: TaskKindName = "auto"
+    metric: str | None = None
+    beta: float = Field(1.0, gt=0)
+    positive_label: str | None = None
+    preset: Literal["quick", "balanced", "thorough"] = "balanced"
+    time_budget: float | None = Field(None, gt=0)
+    seed: int = 0
+    seeds: int = Field(1, ge=1, le=20)
+    models: tuple[str, ...] | None = None
+    exclude_models: tuple[str, ...] = ()
+    roles: dict[str, Role] = Field(default_factory=dict)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    cv_folds: int | None = Field(None, ge=2, le=20)
+    output_dir: str = "runs"
+    tracking: bool = True
+    tracking_uri: str | None = None
+    force: bool = False
+
+    @property
+    def preset_settings(self) -> PresetSettings:
+        return PRESETS[self.preset]
+
+    @property
+    def effective_time_budget(self) -> float:
+        return self.time_budget if self.time_budget is not None else self.preset_settings.time_budget
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        names = self.models if self.models is not None else self.preset_settings.models
+        return tuple(n for n in names if n not in set(self.exclude_models))
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc[:-1]:
+        field_info = current.model_fields.get(part) if isinstance(current, type) else None
+        annotation = getattr(field_info, "annotation", None)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            current = annotation
+        else:
+            return []
+    return list(current.model_fields) if isinstance(current, type) else []
+
+
+def _problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        key = ".".join(str(p) for p in loc) or "config"
+        if item["type"] == "extra_forbidden":
+            close = difflib.get_close_matches(str(loc[-1]), _known_keys(Config, loc), n=1)
+            fix = f"did you mean '{close[0]}'?" if close else "remove it"
+            problems.append(Problem("config.unknown_key", f"unknown key '{key}'", fix=fix))
+        else:
+            msg = item["msg"].removeprefix("Value error, ")
+            problems.append(Problem("config.invalid", f"'{key}': {msg}", fix=None))
+    return problems
+
+
+def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
+    """Read a YAML file (optional), apply overrides that are not None, validate once."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        import yaml
+
+        file = Path(path)
+        if not file.is_file():
+            raise ConfigError(f"config file not found: {file}", [Problem("config.missing", str(file), fix="check the path")])
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {file} is not valid YAML: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {file} must hold a mapping of keys to values")
+        data.update(loaded)
+    split_overrides = overrides.pop("split", None) or {}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    if split_overrides:
+        data["split"] = {**(data.get("split") or {}), **{k: v for k, v in split_overrides.items() if v is not None}}
+    try:
+        return Config(**data)
+    except ValidationError as exc:
+        source = f" in {path}" if path else ""
+        raise ConfigError(f"invalid configuration{source}", _problems(exc)) from None

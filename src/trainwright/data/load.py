@@ -1,0 +1,127 @@
+"""Read a table from CSV/TSV (delimiter and encoding sniffed), Parquet or JSON Lines."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from trainwright.exceptions import DataError, Problem
+
+__all__ = ["file_fingerprint", "frame_fingerprint", "iter_table", "load_table", "sniff_csv"]
+
+_CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".tab", ".gz", ".zip", ".bz2", ".xz"}
+_PARQUET = {".parquet", ".pq"}
+_JSONL = {".jsonl", ".ndjson", ".json"}
+_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+
+
+def _fail(path: Path, message: str, fix: str) -> DataError:
+    return DataError(f"cannot read {path}", [Problem("data.unreadable", message, fix=fix)])
+
+
+def sniff_csv(path: Path) -> tuple[str, str]:
+    """Return (delimiter, encoding) guessed from the first 64 KiB of a text file."""
+    raw = path.read_bytes()[:65536] if path.suffix not in {".gz", ".zip", ".bz2", ".xz"} else b""
+    if not raw:
+        return ",", "utf-8-sig"
+    encoding = "latin-1"
+    for candidate in _ENCODINGS:
+        try:
+            text = raw.decode(candidate)
+        except UnicodeDecodeError:
+            # the cut may fall inside a multi-byte character: retry without the last bytes
+            try:
+                text = raw[:-3].decode(candidate)
+            except UnicodeDecodeError:
+                continue
+        encoding = candidate
+        break
+    else:
+        text = raw.decode("latin-1")
+    lines = text.splitlines()[:50]
+    sample = "\n".join(lines)
+    if path.suffix in {".tsv", ".tab"}:
+        return "\t", encoding
+    try:
+        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+    except csv.Error:
+        counts = {d: lines[0].count(d) for d in ",;\t|"} if lines else {",": 0}
+        delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    return delimiter, encoding
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"data file not found: {path}", [Problem("data.missing", f"no file at {path}", fix="check the path")])
+    if path.is_dir():
+        raise DataError(f"{path} is a folder", [Problem("data.not_a_file", "expected a CSV, Parquet or JSON Lines file", fix="name a file")])
+    if path.stat().st_size == 0:
+        raise DataError(f"data file is empty: {path}", [Problem("data.empty", "the file has 0 bytes", fix="check the export that wrote it")])
+
+
+def load_table(path: str | Path) -> pd.DataFrame:
+    """Load a whole table; every failure is a DataError naming the file and the fix."""
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in _PARQUET:
+            frame = pd.read_parquet(path)
+        elif suffix in _JSONL:
+            frame = pd.read_json(path, lines=True)
+        else:
+            delimiter, encoding = sniff_csv(path)
+            frame = pd.read_csv(path, sep=delimiter, encoding=encoding, low_memory=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _fail(path, f"parse error: {first}", "check that the file is a well-formed CSV, Parquet or JSON Lines file") from None
+    except Exception as exc:  # pyarrow raises its own types for corrupt Parquet
+        raise _fail(path, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", "check the file format") from None
+    if frame.shape[1] == 0 or len(frame) == 0:
+        raise DataError(f"data file has no rows: {path}", [Problem("data.empty", f"{frame.shape[1]} columns, 0 rows", fix="check the export that wrote it")])
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFrame]:
+    """Stream a table in chunks (CSV/TSV and JSON Lines stream; Parquet by row group)."""
+    path = Path(path)
+    _check_file(path)
+    suffix = path.suffix.lower()
+    if suffix in _PARQUET:
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
+            yield batch.to_pandas()
+        return
+    if suffix in _JSONL:
+        yield from pd.read_json(path, lines=True, chunksize=chunksize)
+        return
+    delimiter, encoding = sniff_csv(path)
+    try:
+        for chunk in pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=chunksize, low_memory=False):
+            chunk.columns = [str(c).strip() for c in chunk.columns]
+            yield chunk
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise _fail(path, f"parse error: {str(exc).splitlines()[0]}", "check that the file is well-formed") from None
+
+
+def file_fingerprint(path: str | Path) -> str:
+    """SHA-256 of the file's bytes."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def frame_fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of the loaded frame: column names, dtypes and a hash of every row."""
+    digest = hashlib.sha256()
+    digest.update("|".join(f"{c}:{t}" for c, t in frame.dtypes.astype(str).items()).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()

@@ -1,0 +1,149 @@
+"""Trials, the leaderboard, and the choice: the simplest model within one standard error of the best."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainwright.evaluation.metrics import get_metric
+
+__all__ = ["Choice", "Leaderboard", "Trial"]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One candidate: fitted on train, scored on validation (and train, to show the gap)."""
+
+    name: str
+    family: str
+    rung: int
+    status: str  # ok | failed | skipped
+    params: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    val_scores: Mapping[str, float] = field(default_factory=dict)
+    train_scores: Mapping[str, float] = field(default_factory=dict)
+    val_se: float = float("nan")  # bootstrap standard error of the validation score
+    cv_scores: tuple[float, ...] = ()
+    seed_scores: tuple[float, ...] = ()
+    fit_seconds: float = 0.0
+    predict_ms_per_1k: float = float("nan")
+    size_bytes: int = 0
+    best_iteration: int | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def score(self, metric: str) -> float:
+        return float(self.val_scores.get(metric, float("nan")))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Which trial was chosen, which scored best, and why."""
+
+    chosen: str
+    best: str
+    basis: str  # cv | seeds | bootstrap | single
+    chosen_score: float
+    best_score: float
+    standard_error: float
+    reason: str
+
+
+def _estimate(trial: Trial, basis: str, metric: str) -> tuple[float, float]:
+    if basis == "cv":
+        values = np.asarray(trial.cv_scores, dtype=float)
+    elif basis == "seeds":
+        values = np.asarray(trial.seed_scores, dtype=float)
+    else:
+        return trial.score(metric), trial.val_se
+    se = float(np.std(values, ddof=1) / math.sqrt(len(values))) if len(values) > 1 else float("nan")
+    return float(np.mean(values)), se
+
+
+@dataclass(frozen=True)
+class Leaderboard:
+    """Trials in ladder order, with the metric that ranks them."""
+
+    trials: tuple[Trial, ...]
+    metric: str
+
+    @property
+    def greater_is_better(self) -> bool:
+        return get_metric(self.metric).greater_is_better
+
+    def ok(self) -> list[Trial]:
+        return [t for t in self.trials if t.ok]
+
+    def get(self, name: str) -> Trial:
+        for t in self.trials:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def ranked(self) -> list[Trial]:
+        """Baselines first, then the rest best-first, then failed and skipped ones."""
+        sign = 1 if self.greater_is_better else -1
+        ok = [t for t in self.ok() if not math.isnan(t.score(self.metric))]
+        base = [t for t in ok if t.rung == 0]
+        rest = sorted((t for t in ok if t.rung != 0), key=lambda t: -sign * t.score(self.metric))
+        return base + rest + [t for t in self.trials if t not in base and t not in rest]
+
+    def choose(self) -> Choice:
+        """The simplest trial whose score is within one standard error of the best (CV folds, seeds or a
+        bootstrap of the validation part, whichever is available, in that order)."""
+        ok = [t for t in self.ok() if not math.isnan(t.score(self.metric))]
+        if not ok:
+            raise ValueError("no trial finished")
+        basis = "cv" if any(len(t.cv_scores) > 1 for t in ok) else "seeds" if any(len(t.seed_scores) > 1 for t in ok) else "bootstrap"
+        pool = [t for t in ok if basis == "bootstrap" or len(t.cv_scores if basis == "cv" else t.seed_scores) > 1]
+        sign = 1 if self.greater_is_better else -1
+        estimates = {t.name: _estimate(t, basis, self.metric) for t in pool}
+        best = max(pool, key=lambda t: sign * estimates[t.name][0])
+        best_mean, best_se = estimates[best.name]
+        se = 0.0 if math.isnan(best_se) else best_se
+        if basis == "bootstrap" and math.isnan(best_se):
+            basis = "single"
+        order = {t.name: i for i, t in enumerate(self.trials)}
+        eligible = [t for t in pool if sign * estimates[t.name][0] >= sign * best_mean - se - 1e-12]
+        chosen = min(eligible, key=lambda t: (t.rung, order[t.name]))
+        chosen_mean = estimates[chosen.name][0]
+        what = {"cv": "cross-validated", "seeds": "mean over seeds", "bootstrap": "validation", "single": "validation"}[basis]
+        if chosen.name == best.name:
+            reason = f"{chosen.name} has the best {what} {self.metric} ({chosen_mean:.4f})"
+            simpler = [t for t in pool if t.rung < chosen.rung]
+            if simpler:
+                runner = max(simpler, key=lambda t: sign * estimates[t.name][0])
+                reason += (f"; the best simpler model, {runner.name} ({estimates[runner.name][0]:.4f}), is more than one "
+                           f"standard error ({se:.4f}) behind")
+        else:
+            reason = (f"{chosen.name} ({what} {self.metric} {chosen_mean:.4f}) is within one standard error ({se:.4f}) of "
+                      f"the best, {best.name} ({best_mean:.4f}), and simpler (rung {chosen.rung} vs {best.rung}): "
+                      "the extra complexity does not pay")
+        return Choice(chosen.name, best.name, basis, chosen_mean, best_mean, se, reason)
+
+    def to_frame(self) -> pd.DataFrame:
+        m = self.metric
+        rows = []
+        for t in self.ranked():
+            cv = np.asarray(t.cv_scores, dtype=float)
+            seeds = np.asarray(t.seed_scores, dtype=float)
+            rows.append({
+                "model": t.name, "family": t.family, "rung": t.rung, "status": t.status,
+                f"val_{m}": t.score(m), f"train_{m}": float(t.train_scores.get(m, float("nan"))),
+                "val_se": t.val_se,
+                "cv_mean": float(cv.mean()) if len(cv) else float("nan"),
+                "cv_std": float(cv.std(ddof=1)) if len(cv) > 1 else float("nan"),
+                "seed_mean": float(seeds.mean()) if len(seeds) else float("nan"),
+                "seed_std": float(seeds.std(ddof=1)) if len(seeds) > 1 else float("nan"),
+                "fit_s": round(t.fit_seconds, 3), "predict_ms_per_1k": round(t.predict_ms_per_1k, 3),
+                "size_kb": round(t.size_bytes / 1024, 1), "note": t.message,
+            })
+        return pd.DataFrame(rows)

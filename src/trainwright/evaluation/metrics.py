@@ -1,0 +1,131 @@
+"""Metric sets per task, computed with scikit-learn's implementations.
+
+Classification inputs are encoded labels 0..K-1 and a probability matrix (n, K); regression inputs are values.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn import metrics as skm
+
+from trainwright.data import Task, TaskKind
+from trainwright.exceptions import ConfigError, Problem
+
+__all__ = ["METRICS", "Metric", "bootstrap_se", "check_metric", "get_metric", "score_all", "score_one"]
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    greater_is_better: bool
+    tasks: frozenset[TaskKind]
+    fn: Callable[[np.ndarray, np.ndarray, Task], float]
+
+
+_BIN, _MULTI, _REG = TaskKind.BINARY, TaskKind.MULTICLASS, TaskKind.REGRESSION
+_CLS = frozenset({_BIN, _MULTI})
+
+
+def _pos(task: Task) -> int:
+    return task.classes.index(task.positive_label) if task.kind is _BIN else 1
+
+
+def _labels(p: np.ndarray, task: Task) -> np.ndarray:
+    if task.kind is _BIN:
+        return (p[:, _pos(task)] >= 0.5).astype(int)
+    return np.argmax(p, axis=1)
+
+
+def _binary_y(y: np.ndarray, task: Task) -> np.ndarray:
+    return (y == _pos(task)).astype(int)
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray, task: Task) -> float:
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    if task.kind is _BIN:
+        return skm.roc_auc_score(_binary_y(y, task), p[:, _pos(task)])
+    if len(np.unique(y)) < p.shape[1]:
+        return float("nan")
+    return skm.roc_auc_score(y, p, multi_class="ovr", labels=list(range(p.shape[1])))
+
+
+def _bin_only(fn: Callable[..., float], **kw: object) -> Callable[[np.ndarray, np.ndarray, Task], float]:
+    def score(y: np.ndarray, p: np.ndarray, task: Task) -> float:
+        if task.kind is _BIN:
+            return float(fn(_binary_y(y, task), (_labels(p, task) == _pos(task)).astype(int), zero_division=0, **kw))
+        return float(fn(y, _labels(p, task), average="macro", zero_division=0, **kw))
+
+    return score
+
+
+def _fbeta(y: np.ndarray, p: np.ndarray, task: Task) -> float:
+    return _bin_only(skm.fbeta_score, beta=task.beta)(y, p, task)
+
+
+METRICS: dict[str, Metric] = {m.name: m for m in [
+    Metric("roc_auc", True, _CLS, _roc_auc),
+    Metric("average_precision", True, frozenset({_BIN}),
+           lambda y, p, t: float(skm.average_precision_score(_binary_y(y, t), p[:, _pos(t)]))),
+    Metric("log_loss", False, _CLS, lambda y, p, t: float(skm.log_loss(y, p, labels=list(range(p.shape[1]))))),
+    Metric("brier", False, frozenset({_BIN}), lambda y, p, t: float(skm.brier_score_loss(_binary_y(y, t), p[:, _pos(t)]))),
+    Metric("accuracy", True, _CLS, lambda y, p, t: float(skm.accuracy_score(y, _labels(p, t)))),
+    Metric("balanced_accuracy", True, _CLS, lambda y, p, t: float(skm.balanced_accuracy_score(y, _labels(p, t)))),
+    Metric("f1", True, _CLS, _bin_only(skm.f1_score)),
+    Metric("fbeta", True, _CLS, _fbeta),
+    Metric("precision", True, _CLS, _bin_only(skm.precision_score)),
+    Metric("recall", True, _CLS, _bin_only(skm.recall_score)),
+    Metric("mcc", True, _CLS, lambda y, p, t: float(skm.matthews_corrcoef(y, _labels(p, t)))),
+    Metric("rmse", False, frozenset({_REG}), lambda y, p, t: float(skm.root_mean_squared_error(y, p))),
+    Metric("mae", False, frozenset({_REG}), lambda y, p, t: float(skm.mean_absolute_error(y, p))),
+    Metric("median_ae", False, frozenset({_REG}), lambda y, p, t: float(skm.median_absolute_error(y, p))),
+    Metric("r2", True, frozenset({_REG}), lambda y, p, t: float(skm.r2_score(y, p))),
+]}
+
+
+def get_metric(name: str) -> Metric:
+    if name not in METRICS:
+        close = difflib.get_close_matches(name, list(METRICS), n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError("unknown metric", [Problem("config.unknown_metric", f"unknown metric '{name}'",
+                                                     fix=f"{hint}valid: {', '.join(METRICS)}")])
+    return METRICS[name]
+
+
+def check_metric(task: Task) -> Metric:
+    """The task's metric, refused with the valid ones when it does not fit the task."""
+    metric = get_metric(task.metric)
+    if task.kind not in metric.tasks:
+        valid = [m.name for m in METRICS.values() if task.kind in m.tasks]
+        raise ConfigError("metric does not fit the task", [Problem(
+            "config.metric_task", f"'{task.metric}' is not defined for {task.kind.value} tasks",
+            fix=f"choose one of: {', '.join(valid)}")])
+    return metric
+
+
+def score_one(name: str, y: np.ndarray, pred: np.ndarray, task: Task) -> float:
+    return METRICS[name].fn(np.asarray(y), np.asarray(pred), task)
+
+
+def score_all(y: np.ndarray, pred: np.ndarray, task: Task) -> dict[str, float]:
+    """Every metric that applies to the task (the chosen one included)."""
+    return {m.name: score_one(m.name, y, pred, task) for m in METRICS.values() if task.kind in m.tasks}
+
+
+def bootstrap_se(y: np.ndarray, pred: np.ndarray, task: Task, *, n_boot: int = 200, random_state: int = 0) -> float:
+    """Standard error of the task's metric by resampling rows (fewer resamples on large data)."""
+    y, pred = np.asarray(y), np.asarray(pred)
+    n = len(y)
+    n_boot = n_boot if n <= 20_000 else 30
+    rng = np.random.default_rng(random_state)
+    values = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, n, n)
+        values.append(score_one(task.metric, y[idx], pred[idx], task))
+    arr = np.asarray(values, dtype=float)
+    arr = arr[~np.isnan(arr)]
+    return float(np.std(arr, ddof=1)) if len(arr) > 1 else float("nan")

@@ -1,0 +1,78 @@
+"""Preprocessing chosen from the schema and from what the model needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
+
+from trainwright.data import Role, Schema
+from trainwright.features.transformers import DatetimeFeatures, SkewedLog1p, TextSVD
+
+__all__ = ["HIGH_CARDINALITY", "FeatureNeeds", "build_preprocessor"]
+
+HIGH_CARDINALITY = 30
+MISSING_CATEGORY = "__missing__"
+
+
+@dataclass(frozen=True)
+class FeatureNeeds:
+    """What a model asks of its input."""
+
+    scale: bool = False  # standardise numbers (and log1p heavily skewed ones)
+    one_hot: bool = True  # one-hot low-cardinality categoricals; else ordinal codes
+    handles_missing: bool = False  # NaN may reach the model
+    sparse: bool = False  # a sparse matrix may reach the model (TF-IDF kept sparse)
+
+
+def _numeric(needs: FeatureNeeds) -> Pipeline | str:
+    steps: list[object] = []
+    if not needs.handles_missing or needs.scale:
+        steps.append(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
+    if needs.scale:
+        steps += [SkewedLog1p(), StandardScaler()]
+    return make_pipeline(*steps) if steps else "passthrough"
+
+
+def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFrame, random_state: int = 0) -> ColumnTransformer:
+    """A ColumnTransformer for ``schema``'s feature columns; cardinality is read from ``X_train``."""
+    numeric = schema.names(Role.NUMERIC)
+    categorical = schema.names(Role.CATEGORICAL)
+    low = [c for c in categorical if X_train[c].nunique() <= HIGH_CARDINALITY]
+    high = [c for c in categorical if c not in low]
+    transformers: list[tuple[str, object, object]] = []
+    if numeric:
+        transformers.append(("num", _numeric(needs), numeric))
+    if low:
+        impute = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
+        if needs.one_hot:
+            encoder: object = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=needs.sparse)
+        else:
+            encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+        transformers.append(("cat", make_pipeline(impute, encoder), low))
+    if high:
+        steps = [SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY), TargetEncoder(random_state=random_state)]
+        if needs.scale:
+            steps.append(StandardScaler())
+        transformers.append(("cat_high", make_pipeline(*steps), high))
+    dates = schema.names(Role.DATETIME)
+    if dates:
+        steps = [DatetimeFeatures(), SimpleImputer(strategy="median", keep_empty_features=True)]
+        if needs.scale:
+            steps.append(StandardScaler())
+        transformers.append(("date", make_pipeline(*steps), dates))
+    for col in schema.names(Role.TEXT):
+        if needs.sparse:
+            text: object = TfidfVectorizer(max_features=20_000, ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+        else:
+            text = TextSVD(random_state=random_state)
+            if needs.scale:
+                text = make_pipeline(text, StandardScaler())
+        transformers.append((f"text_{col}", text, col))
+    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.3 if needs.sparse else 0.0,
+                             verbose_feature_names_out=True)

@@ -1,0 +1,105 @@
+"""Small scikit-learn transformers the pipelines need and scikit-learn lacks. Plain attributes only,
+so that skops can save and load them without running code."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+__all__ = ["DatetimeFeatures", "SkewedLog1p", "TextSVD"]
+
+
+class DatetimeFeatures(TransformerMixin, BaseEstimator):
+    """Dates to numbers: year, month, day, day of week, hour (when times vary), days since 1970."""
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> DatetimeFeatures:
+        frame = pd.DataFrame(X)
+        self.columns_ = [str(c) for c in frame.columns]
+        self.with_hour_ = [bool((pd.to_datetime(frame[c]).dt.hour.fillna(0) != 0).any()) for c in frame.columns]
+        self.n_features_in_ = frame.shape[1]
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        frame = pd.DataFrame(X)
+        parts = []
+        for c, with_hour in zip(frame.columns, self.with_hour_, strict=True):
+            d = pd.to_datetime(frame[c])
+            cols = [d.dt.year, d.dt.month, d.dt.day, d.dt.dayofweek]
+            if with_hour:
+                cols.append(d.dt.hour)
+            epoch = (d - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
+            cols.append(epoch)
+            parts.extend(np.asarray(col, dtype=float) for col in cols)
+        return np.column_stack(parts) if parts else np.empty((len(frame), 0))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        names = []
+        for c, with_hour in zip(self.columns_, self.with_hour_, strict=True):
+            names += [f"{c}_year", f"{c}_month", f"{c}_day", f"{c}_dayofweek"]
+            names += [f"{c}_hour"] if with_hour else []
+            names.append(f"{c}_days")
+        return np.asarray(names, dtype=object)
+
+
+class SkewedLog1p(TransformerMixin, BaseEstimator):
+    """log1p on columns that are non-negative and heavily right-skewed (skewness above ``threshold``)."""
+
+    def __init__(self, threshold: float = 2.0) -> None:
+        self.threshold = threshold
+
+    def fit(self, X: np.ndarray, y: object = None) -> SkewedLog1p:
+        arr = np.asarray(X, dtype=float)
+        self.n_features_in_ = arr.shape[1]
+        with np.errstate(all="ignore"):
+            mean = np.nanmean(arr, axis=0)
+            std = np.nanstd(arr, axis=0)
+            skew = np.nanmean(((arr - mean) / np.where(std > 0, std, 1)) ** 3, axis=0)
+            minimum = np.nanmin(arr, axis=0) if arr.size else np.zeros(arr.shape[1])
+        self.log_columns_ = np.flatnonzero((minimum >= 0) & (skew > self.threshold) & (std > 0))
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        arr = np.array(X, dtype=float, copy=True)
+        if len(self.log_columns_):
+            arr[:, self.log_columns_] = np.log1p(np.clip(arr[:, self.log_columns_], 0, None))
+        return arr
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        if input_features is None:
+            input_features = [f"x{i}" for i in range(self.n_features_in_)]
+        return np.asarray(input_features, dtype=object)
+
+
+class TextSVD(TransformerMixin, BaseEstimator):
+    """TF-IDF then truncated SVD: a dense, compact text representation for models that need dense input."""
+
+    def __init__(self, n_components: int = 64, max_features: int = 20_000, random_state: int | None = None) -> None:
+        self.n_components = n_components
+        self.max_features = max_features
+        self.random_state = random_state
+
+    def fit(self, X: object, y: object = None) -> TextSVD:
+        self.fit_transform(X)
+        return self
+
+    def fit_transform(self, X: object, y: object = None, **fit_params: object) -> np.ndarray:
+        text = pd.Series(np.asarray(X, dtype=object).ravel()).fillna("").astype(str)
+        self.tfidf_ = TfidfVectorizer(max_features=self.max_features, ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+        try:
+            matrix = self.tfidf_.fit_transform(text)
+        except ValueError:  # empty vocabulary with min_df=2 on tiny data
+            self.tfidf_ = TfidfVectorizer(max_features=self.max_features, sublinear_tf=True)
+            matrix = self.tfidf_.fit_transform(text)
+        k = int(max(1, min(self.n_components, matrix.shape[1] - 1, matrix.shape[0] - 1)))
+        self.svd_ = TruncatedSVD(n_components=k, random_state=self.random_state)
+        return self.svd_.fit_transform(matrix)
+
+    def transform(self, X: object) -> np.ndarray:
+        text = pd.Series(np.asarray(X, dtype=object).ravel()).fillna("").astype(str)
+        return self.svd_.transform(self.tfidf_.transform(text))
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return np.asarray([f"svd{i}" for i in range(self.svd_.n_components)], dtype=object)

@@ -1,0 +1,7 @@
+"""Layer 3: the model registry and one adapter per family."""
+
+from trainwright.models.predict import probabilities
+from trainwright.models.registry import REGISTRY, all_specs, get_spec, resolve
+from trainwright.models.spec import ALL_TASKS, BuildContext, EarlyStopping, ModelSpec
+
+__all__ = ["ALL_TASKS", "REGISTRY", "BuildContext", "EarlyStopping", "ModelSpec", "all_specs", "get_spec", "probabilities", "resolve"]

@@ -1,0 +1,28 @@
+"""Rung 1: regularised linear models (logistic regression, ridge)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.linear_model import LogisticRegression, Ridge
+
+from trainwright.data import TaskKind
+from trainwright.features import FeatureNeeds
+from trainwright.models.spec import BuildContext, ModelSpec
+
+__all__ = ["LINEAR"]
+
+
+def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
+    if ctx.task is TaskKind.REGRESSION:
+        return Ridge(alpha=params["alpha"], random_state=ctx.random_state)
+    return LogisticRegression(C=params["C"], max_iter=params["max_iter"], random_state=ctx.random_state)
+
+
+LINEAR = ModelSpec(
+    name="linear", family="linear", rung=1, build=_build, needs=FeatureNeeds(scale=True, sparse=True),
+    defaults={"C": 1.0, "alpha": 1.0, "max_iter": 2000},
+    search_space={"C": ("log", 1e-3, 1e2), "alpha": ("log", 1e-3, 1e3)}, relative_cost=1.0,
+    description="logistic regression (L2) or ridge regression",
+)

@@ -1,0 +1,27 @@
+"""Rung 3: k-nearest neighbours."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+
+from trainwright.data import TaskKind
+from trainwright.features import FeatureNeeds
+from trainwright.models.spec import BuildContext, ModelSpec
+
+__all__ = ["KNN"]
+
+
+def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
+    k = int(max(1, min(params["n_neighbors"], ctx.n_rows // 2)))
+    cls = KNeighborsRegressor if ctx.task is TaskKind.REGRESSION else KNeighborsClassifier
+    return cls(n_neighbors=k, weights=params["weights"], n_jobs=ctx.n_jobs)
+
+
+KNN = ModelSpec(
+    name="knn", family="neighbors", rung=3, build=_build, needs=FeatureNeeds(scale=True),
+    defaults={"n_neighbors": 15, "weights": "distance"}, search_space={"n_neighbors": ("int", 3, 50)},
+    max_rows=50_000, relative_cost=2.0, description="k-nearest neighbours, distance-weighted",
+)

@@ -1,0 +1,67 @@
+"""ModelSpec: one registry entry — name, family, rung, tags, defaults, search space, builder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainwright.data import TaskKind
+from trainwright.features import FeatureNeeds
+
+__all__ = ["ALL_TASKS", "BuildContext", "EarlyStopping", "ModelSpec"]
+
+ALL_TASKS = frozenset(TaskKind)
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may know about the problem when it makes an estimator."""
+
+    task: TaskKind
+    n_rows: int
+    n_classes: int
+    random_state: int
+    n_jobs: int = -1
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """How a boosted model stops on the validation part, and how to refit with the number it found."""
+
+    fit_kwargs: Callable[[Any, Any, Any], dict[str, Any]]  # (X_val, y_val, estimator) -> fit kwargs
+    best_iteration: Callable[[Any], int | None]
+    fixed: Callable[[Mapping[str, Any], int], dict[str, Any]]  # params with that many iterations, no stopping
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A candidate on the ladder. ``build(ctx, params)`` returns an unfitted scikit-learn estimator."""
+
+    name: str
+    family: str
+    rung: int
+    build: Callable[[BuildContext, Mapping[str, Any]], Any]
+    needs: FeatureNeeds
+    tasks: frozenset[TaskKind] = ALL_TASKS
+    defaults: Mapping[str, Any] = field(default_factory=dict)
+    search_space: Mapping[str, Any] = field(default_factory=dict)
+    early_stopping: EarlyStopping | None = None
+    max_rows: int | None = None  # skip above this many training rows (and say so)
+    relative_cost: float = 1.0  # rough fit cost relative to the linear model, for the time budget
+    tags: frozenset[str] = frozenset()
+    description: str = ""
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.rung == 0
+
+    def supports(self, task: TaskKind) -> bool:
+        return task in self.tasks
+
+    def params(self, overrides: Mapping[str, Any] | None = None, *, size_scale: float = 1.0) -> dict[str, Any]:
+        """Defaults, ensemble size scaled by the preset, then ``overrides``."""
+        params = dict(self.defaults)
+        if "n_estimators" in params and size_scale != 1.0:
+            params["n_estimators"] = max(10, round(params["n_estimators"] * size_scale))
+        return {**params, **(overrides or {})}

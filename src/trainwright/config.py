@@ -64,7 +64,7 @@ class PresetSettings(_Strict):
 
 PRESETS: dict[str, PresetSettings] = {
     "quick": PresetSettings(
-        models=("dummy", "linear", "random_forest", "lightgbm"),
+        models=("dummy", "linear", "lightgbm"),
         time_budget=120,
         cv_folds=3,
         cv_top=2,

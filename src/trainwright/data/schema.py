@@ -158,18 +158,30 @@ def infer_schema(frame: pd.DataFrame, target: str, roles: Mapping[str, str] | No
     return Schema(target=target, columns=tuple(columns))
 
 
+def _category_str(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def _as_category_text(s: pd.Series) -> pd.Series:
     """Categorical values as strings, the same whether they arrive as 1, 1.0 or '1'."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         arr = s.to_numpy(dtype=float, na_value=np.nan)
         out = np.where(np.isnan(arr), None, arr).astype(object)
         mask = ~np.isnan(arr)
-        out[mask] = [str(int(v)) if float(v).is_integer() else repr(float(v)) for v in arr[mask]]
+        out[mask] = [_category_str(float(v)) for v in arr[mask]]
         result = pd.Series(out, index=s.index, dtype=object)
-    else:
-        result = s.astype(object).where(s.notna(), None)
-        result = result.map(lambda v: v if v is None or isinstance(v, str) else str(v))
-    return result.where(result.notna(), np.nan).astype(object)
+        return result.where(result.notna(), np.nan).astype(object)
+    result = s.astype(object)
+    present = s.notna().to_numpy()
+    if not (pd.api.types.is_string_dtype(s) and s.dtype != object):
+        values = result.to_numpy()
+        odd = present & np.fromiter((not isinstance(v, str) for v in values), dtype=bool, count=len(values))
+        if odd.any():
+            result = result.copy()
+            result[odd] = [_category_str(v) for v in values[odd]]
+    return result.where(present, np.nan)
 
 
 def coerce_frame(frame: pd.DataFrame, schema: Schema, *, strict: bool = True) -> pd.DataFrame:
@@ -191,9 +203,12 @@ def coerce_frame(frame: pd.DataFrame, schema: Schema, *, strict: bool = True) ->
         if col.role is Role.NUMERIC:
             if pd.api.types.is_bool_dtype(s):
                 s = s.astype(float)
-            conv = pd.to_numeric(s, errors="coerce") if not pd.api.types.is_numeric_dtype(s) else s
-            conv = conv.astype("float64")
-            bad = s[conv.isna() & s.notna() & (s.astype(str).str.strip() != "")]
+            if pd.api.types.is_numeric_dtype(s):
+                conv, bad = s.astype("float64"), s.iloc[:0]
+            else:
+                conv = pd.to_numeric(s, errors="coerce").astype("float64")
+                failed = s[conv.isna() & s.notna()]
+                bad = failed[failed.astype(str).str.strip() != ""]
             if strict and len(bad):
                 examples = tuple(str(v) for v in bad.unique()[:3])
                 problems.append(Problem("schema.bad_value", f"{len(bad)} values are not numbers", column=col.name,

@@ -45,7 +45,7 @@ def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_case(case: str, preset: str) -> dict[str, object]:
+def run_case(case: str, preset: str, budget: float) -> dict[str, object]:
     """Runs inside the subprocess."""
     import trainwright.workflow as wf  # noqa: F401  (imports first: the baseline includes the libraries)
     from trainwright.data import load_table
@@ -71,7 +71,8 @@ def run_case(case: str, preset: str) -> dict[str, object]:
 
     baseline_mb = _rss_mb()
     with tempfile.TemporaryDirectory() as out:
-        result = train(frame, target=target, preset=preset, output_dir=out, tracking=False, on_event=on_event)
+        result = train(frame, target=target, preset=preset, output_dir=out, tracking=False, time_budget=budget,
+                       on_event=on_event)
     total = time.perf_counter() - t_load
     peak_mb = _rss_mb()
     return {
@@ -87,15 +88,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--preset", default="quick")
+    parser.add_argument("--time-budget", type=float, default=3600.0, help="generous, so every rung of the preset trains")
     parser.add_argument("--case", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.case:
-        print(json.dumps(run_case(args.case, args.preset)))
+        print(json.dumps(run_case(args.case, args.preset, args.time_budget)))
         return
     cases = [s for s in args.sizes.split(",") if s] + ["credit_data"]
     env = {**os.environ, "TRAINWRIGHT_TRACKING": "0"}
     for case in cases:
-        out = subprocess.run([sys.executable, __file__, "--case", case, "--preset", args.preset], capture_output=True,
+        out = subprocess.run([sys.executable, __file__, "--case", case, "--preset", args.preset,
+                              "--time-budget", str(args.time_budget)], capture_output=True,
                              text=True, env=env)
         if out.returncode != 0:
             print(f"{case}: failed\n{out.stderr[-2000:]}")

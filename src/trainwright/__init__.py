@@ -26,16 +26,24 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BundleError", "ConfigError", "DataError", "GateFailed", "SchemaMismatchError", "TrackingError", "TrainingError",
-    "TrainwrightError", "load", "train",
+    "TrainwrightError", "audit", "load", "train",
 ]
 __version__ = "0.1.0"
 
 
 def train(data: Any, target: str | None = None, **kwargs: Any) -> TrainResult:
     """Run the whole workflow; see ``trainwright.workflow.train``."""
+    from trainwright.reporting import attach_run_report
     from trainwright.workflow import train as _train
 
-    return _train(data, target, **kwargs)
+    return attach_run_report(_train(data, target, **kwargs))  # the run report: runs/<id>/report.{html,md,json}
+
+
+def audit(data: Any, target: str, **kwargs: Any) -> Any:
+    """Check a table before training and write its HTML/JSON report; see ``trainwright.reporting.audit.run_audit``."""
+    from trainwright.reporting.audit import run_audit
+
+    return run_audit(data, target, **kwargs)
 
 
 def load(path: Any) -> Model:

@@ -38,12 +38,16 @@ from trainwright.data import (
     load_table,
     make_split,
 )
+from trainwright.data.audit import audit_split, preflight, with_split_findings
+from trainwright.data.profile import build_profile
 from trainwright.evaluation import Choice, Leaderboard, Trial, check_metric, score_all
 from trainwright.exceptions import DataError, Problem, TrainingError
 from trainwright.lineage import lineage
 from trainwright.models import get_spec, resolve
-from trainwright.tracking import NullTracker, Tracker
+from trainwright.tracking import Tracker, default_tracker
 from trainwright.training import Event, Fitted, climb, cross_validate, fit_pipeline, predict_matrix
+from trainwright.training.analysis import analyse
+from trainwright.training.seeds import choose_with_seeds, with_seeds
 
 __all__ = ["Prepared", "TrainResult", "prepare", "train"]
 
@@ -60,6 +64,7 @@ class Prepared:
     schema: Schema
     notes: tuple[str, ...]
     fingerprints: dict[str, str]
+    audit: Any = None  # data/audit.py AuditReport of the pre-flight audit (and the split's twin check)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,7 @@ class TrainResult:
     timings: dict[str, float] = field(default_factory=dict)
     diagnosis: Any = None
     report_path: Path | None = None
+    report_data: Any = None  # evaluation/report.py ReportData: test predictions, importance, audit (for the report)
 
     @property
     def chosen(self) -> Trial:
@@ -206,6 +212,9 @@ def _write_run(tmp: Path, result: TrainResult, prep: Prepared, pipeline: Any) ->
                "cv": list(chosen.cv_scores)}
     documents = {"schema": prep.schema.to_dict(), "task": result.task.to_dict(), "metrics": metrics,
                  "split": result.split.manifest(), "config": result.config.to_dict(), "metadata": metadata}
+    train_X = prep.X.loc[result.split.train]  # reference profile for monitoring: the TRAIN part only
+    documents["profile"] = build_profile(train_X, prep.schema, result.task, predict_matrix(pipeline, train_X, result.task),
+                                         random_state=result.config.seed).to_dict()
     write_bundle(tmp / "model", pipeline, documents)
     summary = {
         "run_id": result.run_id, "source": prep.source, "task": result.task.kind.value, "metric": result.task.metric,
@@ -226,16 +235,23 @@ def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config:
     else:
         cfg = load_config(config, target=target, **overrides)
     notify = on_event or (lambda e: None)
-    tracker = tracker or NullTracker()
+    from trainwright.bundle.pyfunc import pyfunc_kwargs
+
+    tracker = tracker or default_tracker(cfg, model_kwargs=pyfunc_kwargs)
+    getattr(tracker, "check", lambda: None)()  # an unusable store fails here, before any data or training
     timings: dict[str, float] = {}
     start = time.monotonic()
     deadline = start + cfg.effective_time_budget
     specs = resolve(cfg.model_names)
     prep = prepare(data, cfg)
+    prep = replace(prep, audit=preflight(prep.frame, prep.task, prep.schema, force=cfg.force, source=prep.source,
+                                         time_column=cfg.split.time_column, random_state=cfg.seed))
     split = _split(prep, cfg)
+    prep = replace(prep, audit=with_split_findings(prep.audit, audit_split(prep.X, split)))
     timings["prepare_s"] = round(time.monotonic() - start, 3)
     run_id = _run_id()
-    tracker.start(run_id, config=cfg.to_dict(), tags={"source": prep.source, "task": prep.task.kind.value})
+    tracker.start(run_id, config=cfg.to_dict(), tags={"source": prep.source, "task": prep.task.kind.value,
+                                                     **prep.fingerprints})
     try:
         result, pipeline = _fit_and_choose(prep, split, cfg, specs, deadline, notify, timings, run_id)
         run_dir = Path(cfg.output_dir) / run_id
@@ -270,13 +286,20 @@ def _fit_and_choose(prep: Prepared, split: Split, cfg: Config, specs: list[Any],
         raise TrainingError("no candidate could be trained", [Problem("training.all_failed", f"{t.name}: {t.message}") for t in trials])
     t0 = time.monotonic()
     trials = _with_cv(trials, prep, split, cfg, deadline, notify)
+    if cfg.seeds > 1:
+        trials = with_seeds(trials, prep.schema, prep.task, prep.X, prep.y, split, cfg, deadline, notify)
     timings["cv_s"] = round(time.monotonic() - t0, 3)
     board = Leaderboard(tuple(trials), prep.task.metric)
-    choice = board.choose()
+    choice = choose_with_seeds(board) if cfg.seeds > 1 else board.choose()
     t0 = time.monotonic()
-    pipeline, test_scores, _ = _refit_and_test(prep, split, board.get(choice.chosen), cfg)
+    pipeline, test_scores, test_pred = _refit_and_test(prep, split, board.get(choice.chosen), cfg)
     timings["refit_test_s"] = round(time.monotonic() - t0, 3)
     result = TrainResult(run_id=run_id, run_dir=Path(), config=cfg, task=prep.task, schema=prep.schema, split=split,
                          leaderboard=board, choice=choice, test_scores=test_scores, bundle=Path(), notes=prep.notes,
                          timings=timings)
+    t0 = time.monotonic()
+    diagnosis, report_data = analyse(prep.X, prep.y, split, board, choice, pipeline, test_pred, prep.task, prep.schema,
+                                     audit=prep.audit, deadline=deadline, random_state=cfg.seed, source=prep.source)
+    timings["analysis_s"] = round(time.monotonic() - t0, 3)
+    result = replace(result, diagnosis=diagnosis, report_data=report_data)
     return result, pipeline

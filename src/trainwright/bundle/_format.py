@@ -29,6 +29,9 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "collections.OrderedDict",
     "sklearn.tree._tree.Tree",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.model_selection._split.KFold",  # the seeded cross-fitting splitter of TargetEncoder
+    "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",  # k-nearest neighbours' index
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
     "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
     "xgboost.core.Booster", "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",
     "catboost.core.CatBoostClassifier", "catboost.core.CatBoostRegressor",

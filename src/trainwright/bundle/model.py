@@ -13,6 +13,7 @@ import pandas as pd
 
 from trainwright.bundle._format import read_json, read_pipeline, verify_manifest
 from trainwright.data import Schema, Task, coerce_frame, iter_table
+from trainwright.data.profile import Profile
 from trainwright.exceptions import SchemaMismatchError
 from trainwright.models.predict import probabilities
 
@@ -45,8 +46,9 @@ class Model:
     """A trained pipeline with the schema and task it was trained for."""
 
     def __init__(self, path: Path, pipeline: Any, schema: Schema, task: Task, metadata: dict[str, Any],
-                 metrics: dict[str, Any]) -> None:
+                 metrics: dict[str, Any], profile: Profile | None = None) -> None:
         self.path = path
+        self.profile = profile  # the training data's reference distributions (None for bundles without one)
         self.pipeline = pipeline
         self.schema = schema
         self.task = task
@@ -73,9 +75,14 @@ class Model:
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A frame with ``prediction`` (and ``proba_<class>`` per class for classifiers), same index as the input."""
+        return self.predict_detail(frame)[0]
+
+    def predict_detail(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+        """(predictions frame, the coerced features, the raw output: probabilities (n, K) or values (n,))."""
         X = self.prepare(frame)
         if not self.task.is_classification:
-            return pd.DataFrame({"prediction": np.asarray(self.pipeline.predict(X), dtype=float)}, index=frame.index)
+            values = np.asarray(self.pipeline.predict(X), dtype=float)
+            return pd.DataFrame({"prediction": values}, index=frame.index), X, values
         proba = self.predict_proba_array(X)
         if self.task.kind.value == "binary":
             pos = self.task.classes.index(self.task.positive_label)
@@ -85,16 +92,21 @@ class Model:
         out = pd.DataFrame({"prediction": self.task.decode(codes)}, index=frame.index)
         for i, c in enumerate(self.task.classes):
             out[f"proba_{c}"] = proba[:, i]
-        return out
+        return out, X, proba
 
     def predict_proba_array(self, X: pd.DataFrame) -> np.ndarray:
         return probabilities(self.pipeline, X, len(self.task.classes))
 
     def predict_chunks(self, source: str | Path, *, chunksize: int = 100_000, id_column: str | None = None) -> Iterator[pd.DataFrame]:
-        for chunk in iter_table(source, chunksize=chunksize):
+        known = {c.name for c in self.schema.columns}
+        for i, chunk in enumerate(iter_table(source, chunksize=chunksize)):
             if id_column is not None and id_column not in chunk.columns:
                 raise SchemaMismatchError(f"id column {id_column!r} is not in {source}")
-            out = self.predict(chunk)
+            features = chunk.drop(columns=[id_column]) if id_column is not None and id_column not in known else chunk
+            with warnings.catch_warnings():
+                if i:  # the extra-columns warning once per file, not once per chunk
+                    warnings.simplefilter("ignore", ExtraColumnsWarning)
+                out = self.predict(features)
             if id_column is not None:
                 out.insert(0, id_column, chunk[id_column].to_numpy())
             yield out
@@ -134,4 +146,5 @@ def load(path: str | Path) -> Model:
     pipeline = read_pipeline(path)
     schema = Schema.from_dict(read_json(path, "schema"))
     task = Task.from_dict(read_json(path, "task"))
-    return Model(path, pipeline, schema, task, read_json(path, "metadata"), read_json(path, "metrics"))
+    profile = Profile.from_dict(read_json(path, "profile")) if (path / "profile.json").is_file() else None
+    return Model(path, pipeline, schema, task, read_json(path, "metadata"), read_json(path, "metrics"), profile)

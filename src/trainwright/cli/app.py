@@ -8,7 +8,7 @@ import typer
 
 __all__ = ["COMMAND_MODULES", "build_app"]
 
-COMMAND_MODULES = ("train", "predict")
+COMMAND_MODULES = ("train", "predict", "audit", "runs", "promote", "compare", "export", "serve", "monitor")
 
 
 def build_app() -> typer.Typer:

@@ -37,12 +37,19 @@ def _render(result: Any) -> None:
                       fmt(row["fit_s"], 2), fmt(row["predict_ms_per_1k"], 2), fmt(row["size_kb"], 1),
                       row["status"] if row["status"] != "ok" else (row["note"][:60] if row["note"] else ""))
     console.print(table)
+    for _, row in frame[frame["seed_std"].notna()].iterrows():  # --seeds N: mean and spread per candidate
+        console.print(f"seeds: {row['model']} {metric} {row['seed_mean']:.4f} ± {row['seed_std']:.4f} "
+                      f"({str(row['note']).split('; ')[-1]})", highlight=False)
     console.print(f"[bold]Chosen:[/] {result.choice.reason}", soft_wrap=True)
     console.print(f"[bold]Test (touched once, after the choice):[/] {metric} = {result.test_score:.4f}  "
                   f"on {result.split.sizes['test']} rows", soft_wrap=True)
     for note in result.notes:
         console.print(f"[dim]note: {note}[/]", soft_wrap=True)
     console.print(f"Run: {result.run_dir}\nModel bundle: {result.bundle}")
+    if result.diagnosis is not None:
+        console.print(f"[bold]Diagnosis:[/] {result.diagnosis.summary}", soft_wrap=True)
+    if result.report_path is not None:
+        console.print(f"Report: {result.report_path}")
 
 
 def _progress_listener(progress: Any, task_id: Any) -> Any:
@@ -79,18 +86,23 @@ def train_command(
     exclude: Annotated[str | None, typer.Option(help="comma-separated model names to leave out")] = None,
     output_dir: Annotated[str | None, typer.Option("--output-dir", "-o")] = None,
     force: Annotated[bool, typer.Option("--force", help="drop too-rare classes; allow unusual split fractions")] = False,
+    seeds: Annotated[int | None, typer.Option(help="refit the top candidates with N seeds; report mean and sd")] = None,
+    tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store (default sqlite:///mlflow.db)")] = None,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="do not log this run to MLflow")] = False,
 ) -> None:
     """Train the ladder on DATA and save the chosen model."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+    from trainwright import train  # the root's train also writes the run report
     from trainwright.cli._console import console, surfaced_warnings
+    from trainwright.cli.audit import print_findings
     from trainwright.config import load_config
-    from trainwright.workflow import train
 
     overrides: dict[str, Any] = {
         "target": target, "preset": preset, "time_budget": time_budget, "task": task, "metric": metric, "beta": beta,
         "positive_label": positive_label, "seed": seed, "models": _split_names(models),
         "exclude_models": _split_names(exclude), "output_dir": output_dir, "force": force or None,
+        "seeds": seeds, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
         "split": {"group_column": group_column, "time_column": time_column, "force": force or None},
     }
     cfg = load_config(config, **overrides)
@@ -112,6 +124,7 @@ def train_command(
 
         with surfaced_warnings():
             result = train(data, config=cfg, on_event=on_event)
+    print_findings(result.report_data.audit if result.report_data else None)
     _render(result)
 
 

@@ -28,6 +28,9 @@ def sniff_csv(path: Path) -> tuple[str, str]:
     raw = path.read_bytes()[:65536] if path.suffix not in {".gz", ".zip", ".bz2", ".xz"} else b""
     if not raw:
         return ",", "utf-8-sig"
+    if b"\x00" in raw:  # text files never hold NUL bytes: an Excel/zip/UTF-16 file named .csv
+        raise _fail(path, "the file is binary, not delimited text (it holds NUL bytes)",
+                    "export it as UTF-8 CSV, Parquet or JSON Lines")
     encoding = "latin-1"
     for candidate in _ENCODINGS:
         try:
@@ -95,17 +98,20 @@ def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFr
     if suffix in _PARQUET:
         import pyarrow.parquet as pq
 
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunksize):
-            yield batch.to_pandas()
+        with pq.ParquetFile(path) as parquet:
+            for batch in parquet.iter_batches(batch_size=chunksize):
+                yield batch.to_pandas()
         return
     if suffix in _JSONL:
-        yield from pd.read_json(path, lines=True, chunksize=chunksize)
+        with pd.read_json(path, lines=True, chunksize=chunksize) as json_reader:
+            yield from json_reader
         return
     delimiter, encoding = sniff_csv(path)
-    try:
-        for chunk in pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=chunksize, low_memory=False):
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-            yield chunk
+    try:  # readers as context managers: the file is closed even when the consumer stops early or fails
+        with pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=chunksize, low_memory=False) as reader:
+            for chunk in reader:
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                yield chunk
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise _fail(path, f"parse error: {str(exc).splitlines()[0]}", "check that the file is well-formed") from None
 

@@ -26,7 +26,7 @@ class Split:
     strategy: str
     random_state: int
     fingerprint: str
-    groups: np.ndarray = field(repr=False)  # component id per row of the frame the split was made on
+    groups: np.ndarray = field(repr=False)  # component id per row id, in ascending row-id order
     n_rows_with_twins: int = 0
     contamination: dict[str, Any] = field(default_factory=dict)
 
@@ -80,6 +80,7 @@ def _assign(comp: np.ndarray, strata: np.ndarray, fractions: tuple[float, float]
     comp_stratum = frame.groupby("comp")["stratum"].first()
     comp_part = pd.Series(0, index=comp_size.index, dtype=np.int8)
     shares = np.array([1.0 - fractions[0] - fractions[1], fractions[0], fractions[1]])
+    carry = np.zeros(3)  # rounding left over from earlier strata, so the totals stay within a row of the goal
     for _, members in comp_stratum.groupby(comp_stratum):
         ids = members.index.to_numpy()
         ids = ids[rng.permutation(len(ids))]
@@ -92,15 +93,16 @@ def _assign(comp: np.ndarray, strata: np.ndarray, fractions: tuple[float, float]
             comp_part.loc[ids[i]] = k
             filled[k] += sizes[i]
         singles = ids[sizes == 1]
-        need = np.maximum(goal - filled, 0)
-        n_test = int(min(len(singles), round(need[2])))
-        n_val = int(min(len(singles) - n_test, round(need[1])))
+        need = np.maximum(goal - filled, 0) + carry
+        n_test = int(min(len(singles), max(round(need[2]), 0)))
+        n_val = int(min(len(singles) - n_test, max(round(need[1]), 0)))
         if len(singles) and n_test == 0 and filled[2] == 0:
             n_test = 1
         if len(singles) - n_test > 0 and n_val == 0 and filled[1] == 0:
             n_val = 1
         comp_part.loc[singles[:n_test]] = 2
         comp_part.loc[singles[n_test:n_test + n_val]] = 1
+        carry[1:] = need[1:] - (n_val, n_test)
     part[:] = comp_part.loc[comp].to_numpy()
     return part
 
@@ -159,7 +161,8 @@ def make_split(
         contamination[f"identifier_{col}_shared_train_test"] = len(np.intersect1d(
             pd.unique(vals[in_train]), pd.unique(vals[part == 2])))
     return Split(train=train, validation=val, test=test, strategy=strategy, random_state=random_state,
-                 fingerprint=_fingerprint(train, val, test), groups=comp, n_rows_with_twins=n_twins,
+                 fingerprint=_fingerprint(train, val, test), groups=comp[np.argsort(index, kind="stable")],
+                 n_rows_with_twins=n_twins,
                  contamination=contamination)
 
 
@@ -176,7 +179,7 @@ def cv_folds(split: Split, index: pd.Index, y: pd.Series, *, n_folds: int, class
     n = len(index)
     if split.strategy == "time":
         return list(TimeSeriesSplit(n_splits=n_folds).split(np.zeros(n)))
-    pos = pd.Index(np.concatenate([split.train, split.validation, split.test])).get_indexer(index)
+    pos = pd.Index(np.sort(np.concatenate([split.train, split.validation, split.test]))).get_indexer(index)
     groups = split.groups[pos]
     has_groups = len(np.unique(groups)) < n
     dummy = np.zeros(n)

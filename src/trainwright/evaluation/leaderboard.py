@@ -102,7 +102,9 @@ class Leaderboard:
         ok = [t for t in self.ok() if not math.isnan(t.score(self.metric))]
         if not ok:
             raise ValueError("no trial finished")
-        basis = "cv" if any(len(t.cv_scores) > 1 for t in ok) else "seeds" if any(len(t.seed_scores) > 1 for t in ok) else "bootstrap"
+        # a basis counts only when a non-baseline trial has it: a CV skipped for time must not leave the dummy alone
+        basis = ("cv" if any(len(t.cv_scores) > 1 and t.rung > 0 for t in ok) else
+                 "seeds" if any(len(t.seed_scores) > 1 and t.rung > 0 for t in ok) else "bootstrap")
         pool = [t for t in ok if basis == "bootstrap" or len(t.cv_scores if basis == "cv" else t.seed_scores) > 1]
         sign = 1 if self.greater_is_better else -1
         estimates = {t.name: _estimate(t, basis, self.metric) for t in pool}

@@ -35,8 +35,9 @@ def _pos(task: Task) -> int:
 
 
 def _labels(p: np.ndarray, task: Task) -> np.ndarray:
-    if task.kind is _BIN:
-        return (p[:, _pos(task)] >= 0.5).astype(int)
+    if task.kind is _BIN:  # class codes, like y: the positive class's code where its probability is >= 0.5
+        pos = _pos(task)
+        return np.where(p[:, pos] >= 0.5, pos, 1 - pos)
     return np.argmax(p, axis=1)
 
 

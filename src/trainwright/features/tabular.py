@@ -8,6 +8,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
@@ -56,7 +57,7 @@ def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFram
             encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
         transformers.append(("cat", make_pipeline(impute, encoder), low))
     if high:
-        steps = [SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY), TargetEncoder(random_state=random_state)]
+        steps = [SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY), TargetEncoder(cv=KFold(5, shuffle=True, random_state=random_state))]
         if needs.scale:
             steps.append(StandardScaler())
         transformers.append(("cat_high", make_pipeline(*steps), high))

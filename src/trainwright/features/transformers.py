@@ -27,7 +27,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         parts = []
         for c, with_hour in zip(frame.columns, self.with_hour_, strict=True):
             d = pd.to_datetime(frame[c])
-            cols = [d.dt.year, d.dt.month, d.dt.day, d.dt.dayofweek]
+            cols = [d.dt.year, d.dt.month, d.dt.day, d.dt.day_of_week]
             if with_hour:
                 cols.append(d.dt.hour)
             epoch = (d - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0

@@ -1,0 +1,180 @@
+"""Export a bundle: ONNX where the pipeline converts (checked against the original), or an MLflow pyfunc model.
+
+ONNX: one input per feature column (numbers as float32 [N,1] with NaN for missing, categories as strings [N,1]
+with "" for missing, see ``onnx_inputs``), converted with
+skl2onnx (onnxmltools' converters for LightGBM and XGBoost), then run with onnxruntime on sample rows drawn from
+the bundle's reference profile (plus any rows given) and compared with the pipeline's own output: the largest
+difference must stay within ``tolerance`` (1e-5) or nothing is written. A pipeline that does not convert is
+refused with a BundleError naming the step.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from trainwright.bundle.model import Model, atomic_output, load
+from trainwright.data import Role
+from trainwright.exceptions import BundleError, Problem
+
+__all__ = ["OnnxExport", "export_mlflow", "export_onnx", "onnx_inputs", "sample_rows"]
+
+ONNX_FILE = "model.onnx"
+TOLERANCE = 1e-5
+ONNX_MISSING_CATEGORY = ""  # a missing category in the ONNX model's string inputs
+
+
+@dataclass(frozen=True)
+class OnnxExport:
+    path: Path
+    max_abs_difference: float
+    n_checked: int
+    inputs: tuple[tuple[str, str], ...]
+    output: str
+
+
+def sample_rows(model: Model, n: int = 256, random_state: int = 0) -> pd.DataFrame:
+    """Rows drawn column by column from the reference profile (missing values at the training rate)."""
+    profile = model.profile
+    if profile is None:
+        raise BundleError(f"{model.path} has no reference profile to draw sample rows from",
+                          [Problem("export.no_sample", "no rows to check the export on", fix="pass --data FILE")])
+    rng = np.random.default_rng(random_state)
+    data: dict[str, Any] = {}
+    for col in profile.columns:
+        missing = rng.random(n) < col.missing_rate
+        if col.kind == "numeric":
+            values = rng.choice(np.asarray(col.sample or (0.0,), dtype=float), n)
+            data[col.name] = np.where(missing, np.nan, values)
+        else:
+            cats = [c for c in (col.categories or {}) if c != "__other__"] or ["?"]
+            values = rng.choice(np.asarray(cats, dtype=object), n)
+            data[col.name] = pd.Series(np.where(missing, None, values), dtype=object)
+    return pd.DataFrame(data)
+
+
+def _register_converters() -> None:
+    import lightgbm as lgb
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
+    from skl2onnx import update_registered_converter
+    from skl2onnx.common.shape_calculator import (
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    opts = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
+    update_registered_converter(lgb.LGBMClassifier, "LightGbmLGBMClassifier", calculate_linear_classifier_output_shapes,
+                                convert_lightgbm, options=opts)
+    update_registered_converter(lgb.LGBMRegressor, "LightGbmLGBMRegressor", calculate_linear_regressor_output_shapes,
+                                convert_lightgbm)
+
+
+def onnx_inputs(model: Model, X: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The ONNX model's inputs for coerced features ``X``: float32 columns, and string columns (missing category
+    as the empty string)."""
+    feeds = {}
+    for col in model.schema.columns:
+        if col.name not in X.columns:
+            continue
+        if col.role is Role.CATEGORICAL:
+            values = X[col.name].astype(object).where(X[col.name].notna(), ONNX_MISSING_CATEGORY)
+            feeds[col.name] = values.astype(str).to_numpy(dtype=object).reshape(-1, 1)
+        else:
+            feeds[col.name] = X[col.name].to_numpy(dtype=np.float32).reshape(-1, 1)
+    return feeds
+
+
+def _onnx_ready(pipeline: Any) -> Any:
+    """A copy whose string imputers look for "" (ONNX strings have no NaN) instead of NaN: same fill value."""
+    import copy
+
+    from sklearn.impute import SimpleImputer
+
+    pipeline = copy.deepcopy(pipeline)
+    stack = [pipeline]
+    while stack:
+        est = stack.pop()
+        if isinstance(est, SimpleImputer) and isinstance(est.fill_value, str) and not isinstance(est.missing_values, str):
+            est.missing_values = ONNX_MISSING_CATEGORY
+        stack += [s for _, s in getattr(est, "steps", [])]
+        stack += [t for _, t, _ in getattr(est, "transformers_", []) if not isinstance(t, str)]
+    return pipeline
+
+
+def _convert(model: Model) -> Any:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    unsupported = [c.name for c in model.schema.columns if c.role in (Role.TEXT, Role.DATETIME)]
+    if unsupported:
+        raise BundleError("this pipeline does not convert to ONNX", [Problem(
+            "export.onnx_unsupported", "text and date columns are not exported to ONNX", column=", ".join(unsupported),
+            fix="use --format mlflow, or serve the bundle itself")])
+    _register_converters()
+    types = [(c.name, StringTensorType([None, 1]) if c.role is Role.CATEGORICAL else FloatTensorType([None, 1]))
+             for c in model.schema.columns if c.role in (Role.NUMERIC, Role.CATEGORICAL)]
+    pipeline = _onnx_ready(model.pipeline)
+    final = pipeline.steps[-1][1]
+    options = {id(final): {"zipmap": False}} if model.task.is_classification else None
+    try:
+        return convert_sklearn(pipeline, initial_types=types, options=options, target_opset={"": 17, "ai.onnx.ml": 3})
+    except Exception as exc:
+        step = " -> ".join(type(s).__name__ for _, s in model.pipeline.steps)
+        raise BundleError("this pipeline does not convert to ONNX", [Problem(
+            "export.onnx_unsupported", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
+            column=step, fix="use --format mlflow, or serve the bundle itself")]) from None
+
+
+def _onnx_output(model: Model, session: Any, X: pd.DataFrame) -> np.ndarray:
+    outputs = session.run(None, onnx_inputs(model, X))
+    if model.task.is_classification:
+        proba = np.asarray(outputs[1], dtype=np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+    return np.asarray(outputs[0], dtype=np.float64).ravel()
+
+
+def export_onnx(bundle: str | Path | Model, output_dir: str | Path, *, rows: pd.DataFrame | None = None,
+                tolerance: float = TOLERANCE) -> OnnxExport:
+    """Convert, check on sample rows against the pipeline, and write ``model.onnx`` + ``onnx.json``."""
+    import onnxruntime as ort
+
+    model = bundle if isinstance(bundle, Model) else load(bundle)
+    onx = _convert(model)
+    X = model.prepare(rows if rows is not None else sample_rows(model))
+    expected = model.predict_proba_array(X) if model.task.is_classification else np.asarray(model.pipeline.predict(X), float)
+    session = ort.InferenceSession(onx.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = _onnx_output(model, session, X)
+    diff = float(np.max(np.abs(got - expected))) if got.shape == expected.shape else float("inf")
+    if not diff <= tolerance:
+        raise BundleError("the ONNX export does not reproduce the pipeline", [Problem(
+            "export.onnx_mismatch", f"largest difference {diff:.3g} on {len(X)} rows exceeds {tolerance:g}",
+            fix="use --format mlflow, or serve the bundle itself")])
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    inputs = tuple((n, "string" if model.schema.column(n).role is Role.CATEGORICAL else "float32") for n in X.columns)
+    result = OnnxExport(output_dir / ONNX_FILE, diff, len(X), inputs, "probabilities" if model.task.is_classification else "variable")
+    with atomic_output(result.path) as tmp:
+        tmp.write_bytes(onx.SerializeToString())
+    info = {**asdict(result), "path": str(result.path), "classes": list(model.task.classes), "task": model.task.kind.value,
+            "missing_category": ONNX_MISSING_CATEGORY, "source_bundle": str(model.path), "run_id": model.metadata.get("run_id")}
+    with atomic_output(output_dir / "onnx.json") as tmp:
+        tmp.write_text(json.dumps(info, indent=2, default=str), encoding="utf-8")
+    return result
+
+
+def export_mlflow(bundle: str | Path, output_dir: str | Path) -> Path:
+    """An MLflow pyfunc model directory (``mlflow models serve -m DIR`` serves it)."""
+    from trainwright.bundle.pyfunc import save_pyfunc
+
+    output_dir = Path(output_dir)
+    if output_dir.exists() and any(output_dir.iterdir()):
+        raise BundleError(f"{output_dir} exists and is not empty", [Problem(
+            "export.exists", "MLflow refuses to write into a non-empty directory", fix="choose a new -o directory")])
+    if output_dir.exists():
+        output_dir.rmdir()
+    return save_pyfunc(bundle, output_dir)

@@ -1,0 +1,61 @@
+"""``trainwright audit``: data checks and exploratory plots, nothing trained. Writes an HTML and a JSON report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+__all__ = ["print_findings", "register"]
+
+_STYLE = {"blocking": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_findings(audit: Any, limit: int = 5) -> None:
+    """The top findings, one line each (the rest are in the report)."""
+    from trainwright.cli._console import console
+
+    if audit is None or not audit.findings:
+        return
+    counts = audit.counts()
+    console.print(f"[bold]Data checks:[/] {counts['blocking']} blocking, {counts['warning']} warnings, "
+                  f"{counts['info']} notes", soft_wrap=True)
+    for f in audit.top(limit):
+        console.print(f"  [{_STYLE[f.severity]}]{f.severity:<8}[/] {f.title}" + (f" [dim]-> {f.fix}[/]" if f.fix else ""),
+                      soft_wrap=True, highlight=False)
+    if len(audit.findings) > limit:
+        console.print(f"  [dim]... and {len(audit.findings) - limit} more in the report[/]")
+
+
+def audit_command(
+    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet or JSON Lines file")],
+    target: Annotated[str, typer.Option("--target", "-t", help="column to predict")],
+    time_column: Annotated[str | None, typer.Option("--time-column", help="check whether the target drifts over it")] = None,
+    fix: Annotated[bool, typer.Option("--fix", help="write <name>.clean.<ext> without exact duplicates, constant "
+                                                    "and identifier columns (the original is never modified)")] = False,
+    output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="folder for the reports")] = Path("reports"),
+    label_model: Annotated[str, typer.Option("--label-model", help="logistic | lightgbm: the out-of-fold model "
+                                                                   "for the label-noise check")] = "logistic",
+    seed: Annotated[int, typer.Option(help="random_state for sampling and the split")] = 0,
+) -> None:
+    """Check DATA before training: duplicates, label noise, leakage, column problems, imbalance, drift, twins."""
+    import trainwright
+    from trainwright.cli._console import console
+    from trainwright.exceptions import ConfigError, Problem
+
+    if label_model not in {"logistic", "lightgbm"}:
+        raise ConfigError("unknown --label-model", [Problem("config.invalid", f"'{label_model}'", fix="use logistic or lightgbm")])
+    with console.status("auditing"):
+        result = trainwright.audit(data, target, time_column=time_column, fix=fix, output_dir=output_dir,
+                                   label_model=label_model, random_state=seed)
+    print_findings(result.audit, limit=10)
+    console.print(f"Report: {result.files['html']}\nJSON: {result.files['json']}")
+    if result.fix is not None:
+        fixed = result.fix
+        console.print(f"Cleaned file: {fixed.cleaned} ({fixed.n_rows_before} -> {fixed.n_rows_after} rows, "
+                      f"{len(fixed.changes)} changes recorded in {fixed.changes_file}); {data} is unchanged")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("audit")(audit_command)

@@ -1,0 +1,367 @@
+"""The audit's individual checks. Each takes the frame (and what it needs) and returns a list of Findings.
+
+Every threshold is a module constant and is stated in the finding's ``rule``, so the report says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "COLLINEAR_R", "HIGH_CARDINALITY", "LEAK_ACCURACY", "LEAK_R2", "MOSTLY_MISSING", "NEAR_CONSTANT", "Finding",
+    "class_imbalance", "collinear_pairs", "column_findings", "duplicates", "identifier_like", "identifier_runs_with_target",
+    "leakage",
+    "outliers", "single_column_skill", "target_drift",
+]
+
+NEAR_CONSTANT = 0.99  # share of the most frequent value
+MOSTLY_MISSING = 0.50
+HIGH_CARDINALITY = 50  # distinct values of a categorical
+COLLINEAR_R = 0.95
+LEAK_ACCURACY = 0.99  # one column alone classifies this well (majority class per value/bin)
+LEAK_R2 = 0.99  # one column alone explains this much of a numeric target
+ID_TARGET_ASSOCIATION = 0.30  # |rank correlation| (or correlation ratio) between an identifier and the target
+IMBALANCE_INFO, IMBALANCE_WARN = 0.25, 0.05  # rarest class's rows / most frequent class's rows
+OUTLIER_IQR = 3.0  # beyond Q1 - 3 IQR or Q3 + 3 IQR
+DRIFT_P, DRIFT_SHIFT = 1e-3, 0.05  # significance and size (class share, or standard deviations of the target)
+MAX_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing the audit saw: what, how serious, where, a few examples, the rule that fired and the fix."""
+
+    code: str
+    severity: str  # info | warning | blocking
+    title: str
+    detail: str = ""
+    columns: tuple[str, ...] = ()
+    rows: tuple[int, ...] = ()  # row ids (the file's 0-based data row numbers), at most a few hundred
+    n_rows: int = 0
+    examples: tuple[str, ...] = ()
+    fix: str = ""
+    rule: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "severity": self.severity, "title": self.title, "detail": self.detail,
+                "columns": list(self.columns), "rows": [int(r) for r in self.rows], "n_rows": self.n_rows,
+                "examples": list(self.examples), "fix": self.fix, "rule": self.rule, "extra": self.extra}
+
+
+def _rows(index: Sequence[Any], limit: int = 200) -> tuple[int, ...]:
+    return tuple(int(i) for i in list(index)[:limit])
+
+
+def duplicates(frame: pd.DataFrame, target: str, features: list[str]) -> list[Finding]:
+    """Exact duplicate rows (features and target) and conflicting duplicates (same features, other target)."""
+    out: list[Finding] = []
+    feats = pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
+    labels = pd.factorize(frame[target], use_na_sentinel=False)[0]
+    full = pd.Series(feats ^ (labels.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)), index=frame.index)
+    dup = pd.DataFrame({"h": feats, "y": labels}).duplicated(keep="first").set_axis(frame.index)
+    if dup.any():
+        first = full[~dup]
+        where = pd.Series(first.index, index=first.to_numpy())
+        pairs = [f"row {i} = row {where[h]}" for i, h in full[dup].head(MAX_EXAMPLES).items()]
+        out.append(Finding("duplicates.exact", "warning", f"{int(dup.sum())} exact duplicate rows",
+                           "rows identical in every column, target included; they over-weight some cases and can "
+                           "sit on both sides of a split", rows=_rows(frame.index[dup.to_numpy()]),
+                           n_rows=int(dup.sum()), examples=tuple(pairs), fix="drop the extra copies (audit --fix)",
+                           rule="all columns equal"))
+    key = pd.DataFrame({"h": feats, "y": labels}, index=frame.index)
+    n_labels = key.groupby("h")["y"].nunique()
+    bad = n_labels[n_labels > 1].index
+    if len(bad):
+        rows = key.index[key["h"].isin(bad).to_numpy()]
+        examples = []
+        for h in bad[:MAX_EXAMPLES]:
+            members = key[key["h"] == h]
+            examples.append(", ".join(f"row {i}: {frame.at[i, target]}" for i in members.index[:3]))
+        out.append(Finding("duplicates.conflicting", "warning",
+                           f"{len(bad)} groups of rows with the same features but different targets",
+                           f"{len(rows)} rows; a model cannot get them all right, and one label is probably wrong",
+                           columns=(target,), rows=_rows(rows), n_rows=len(rows), examples=tuple(examples),
+                           fix="check which label is right and keep one row per group", rule="features equal, target differs"))
+    return out
+
+
+def _bin_codes(x: pd.Series, n_bins: int) -> np.ndarray:
+    """Equal-count bins for numbers, one code per value otherwise; missing is its own code."""
+    if pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x) and x.nunique() > n_bins:
+        ranks = x.rank(method="first").to_numpy()
+        codes = np.where(np.isnan(ranks), -1, np.floor((ranks - 1) * n_bins / max(np.nanmax(ranks), 1))).astype(int)
+        return codes
+    return pd.factorize(x, use_na_sentinel=False)[0]
+
+
+def single_column_skill(x: pd.Series, y: np.ndarray, classification: bool) -> tuple[float, float]:
+    """How well one column alone predicts the target: (score, baseline).
+
+    Binary target and a complete numeric column: ROC AUC of the column (either direction); baseline 0.5.
+    Otherwise classification: accuracy of predicting the majority class of the column's value (numbers: of its
+    equal-count bin, at least 20 rows per bin); baseline is the majority-class share. Regression: R² of the value's (bin's)
+    mean target; baseline 0. Columns with fewer than 20 rows per distinct value are not scored (nan).
+    """
+    n = len(x)
+    numeric = pd.api.types.is_numeric_dtype(x) and not pd.api.types.is_bool_dtype(x)
+    if classification and numeric and int(np.max(y)) == 1 and x.notna().all():
+        pos = np.asarray(y, dtype=int) == 1
+        n1, n0 = int(pos.sum()), int((~pos).sum())
+        ranks = x.rank(method="average").to_numpy()
+        auc = float((ranks[pos].sum() - n1 * (n1 + 1) / 2) / max(n1 * n0, 1))  # Mann-Whitney U / (n1 n0)
+        return max(auc, 1.0 - auc), 0.5
+    n_bins = int(min(64, max(2, n // 20)))
+    codes = _bin_codes(x, n_bins)
+    n_codes = int(codes.max()) + 2
+    if n_codes - 1 > max(n // 20, 2):
+        return float("nan"), float("nan")
+    codes = codes + 1
+    if classification:
+        y = np.asarray(y, dtype=int)
+        table = np.zeros((n_codes, int(y.max()) + 1))
+        np.add.at(table, (codes, y), 1)
+        return float(table.max(axis=1).sum() / n), float(np.bincount(y).max() / n)
+    y = np.asarray(y, dtype=float)
+    total = float(((y - y.mean()) ** 2).sum())
+    sums, counts = np.bincount(codes, y, minlength=n_codes), np.bincount(codes, minlength=n_codes)
+    means = np.divide(sums, counts, out=np.zeros(n_codes), where=counts > 0)
+    within = float(((y - means[codes]) ** 2).sum())
+    return (1.0 - within / total if total > 0 else float("nan")), 0.0
+
+
+def _is_copy(x: pd.Series, y_raw: pd.Series, classification: bool) -> bool:
+    """The column maps one-to-one onto the target (equal, or a relabelling of it). For a numeric target the values
+    must repeat (at most n/2 distinct) or the column must be an exact linear function of the target: two columns
+    of distinct floats always pair one-to-one, which proves nothing."""
+    n_unique = x.nunique(dropna=False)
+    if n_unique != y_raw.nunique(dropna=False):
+        return False
+    if not classification and n_unique > len(x) / 2:
+        if not pd.api.types.is_numeric_dtype(x) or x.isna().any():
+            return False
+        r = np.corrcoef(x.to_numpy(dtype=float), pd.to_numeric(y_raw, errors="coerce").to_numpy(dtype=float))[0, 1]
+        return bool(abs(r) > 1 - 1e-9)
+    pairs = pd.DataFrame({"x": pd.factorize(x, use_na_sentinel=False)[0],
+                          "y": pd.factorize(y_raw, use_na_sentinel=False)[0]}).drop_duplicates()
+    return bool(pairs["x"].is_unique and pairs["y"].is_unique)
+
+
+def leakage(frame: pd.DataFrame, target: str, y: np.ndarray, classification: bool, features: list[str]) -> list[Finding]:
+    """A single column that predicts the target (almost) perfectly: a copy is blocking, near-perfect a warning."""
+    out: list[Finding] = []
+    for col in features:
+        x = frame[col]
+        if x.nunique(dropna=False) < 2:
+            continue
+        if _is_copy(x, frame[target], classification):
+            out.append(Finding("leakage.target_copy", "blocking", f"'{col}' is a copy of the target '{target}'",
+                               "each value of the column goes with exactly one target value and back: the model would "
+                               "learn the answer, not the problem", columns=(col,), n_rows=len(x),
+                               examples=tuple(f"{a} -> {b}" for a, b in zip(x.astype(str).head(3), frame[target].astype(str).head(3), strict=True)),
+                               fix=f"drop '{col}' (or set its role to ignored), or pass --force to train anyway",
+                               rule="one-to-one mapping between column and target"))
+            continue
+        score, base = single_column_skill(x, y, classification)
+        if np.isnan(score):
+            continue
+        if classification and base == 0.5 and score >= LEAK_ACCURACY:
+            out.append(_leak(col, f"alone it ranks the classes with ROC AUC {score:.4f}", f"single-column ROC AUC >= {LEAK_ACCURACY}", score))
+        elif classification and score >= LEAK_ACCURACY and base < LEAK_ACCURACY:
+            out.append(_leak(col, f"alone it classifies {score:.1%} of rows correctly (majority class {base:.1%})",
+                             f"single-column accuracy >= {LEAK_ACCURACY:.0%}", score))
+        elif not classification and score >= LEAK_R2:
+            out.append(_leak(col, f"alone it explains R² = {score:.4f} of the target", f"single-column R² >= {LEAK_R2}", score))
+    return out
+
+
+def _leak(col: str, detail: str, rule: str, score: float) -> Finding:
+    return Finding("leakage.single_column", "warning", f"'{col}' predicts the target almost perfectly",
+                   detail + "; check that it is known at prediction time and not computed from the target",
+                   columns=(col,), fix=f"drop '{col}' if it is derived from the target or recorded after it",
+                   rule=rule, extra={"score": round(score, 6)})
+
+
+def identifier_runs_with_target(frame: pd.DataFrame, ids: list[str], y: np.ndarray, classification: bool) -> list[Finding]:
+    """An identifier whose order goes with the target (rows sorted by outcome, ids issued per class...)."""
+    out = []
+    for col in ids:
+        rank = frame[col].rank(method="average").to_numpy(dtype=float)
+        ok = ~np.isnan(rank)
+        if ok.sum() < 20:
+            continue
+        r, yy = rank[ok], np.asarray(y)[ok]
+        if classification:
+            groups = pd.Series(r).groupby(yy.astype(int))
+            between = float((groups.size() * (groups.mean() - r.mean()) ** 2).sum())
+            total = float(((r - r.mean()) ** 2).sum())
+            assoc = float(np.sqrt(between / total)) if total > 0 else 0.0
+            what = "correlation ratio"
+        else:
+            yr = pd.Series(yy).rank().to_numpy()
+            assoc = abs(float(np.corrcoef(r, yr)[0, 1]))
+            what = "|rank correlation|"
+        if assoc >= ID_TARGET_ASSOCIATION:
+            out.append(Finding("leakage.identifier_order", "warning", f"identifier '{col}' runs with the target",
+                               f"{what} between the identifier's order and the target is {assoc:.2f}: rows were "
+                               "probably numbered after sorting or per class", columns=(col,),
+                               fix=f"never use '{col}' as a feature; shuffle before splitting by row order",
+                               rule=f"{what} >= {ID_TARGET_ASSOCIATION}", extra={"association": round(assoc, 4)}))
+    return out
+
+
+def identifier_like(frame: pd.DataFrame, schema: Any) -> list[str]:
+    """Columns the schema calls identifiers, plus id-named columns whose values are >= 90% distinct (duplicated
+    rows make a real identifier repeat)."""
+    from trainwright.data.schema import _ID_NAME
+
+    out = []
+    for info in schema.columns:
+        present = len(frame) * (1 - info.missing_fraction)
+        if info.role.value == "identifier" or (_ID_NAME.search(info.name) and info.n_unique >= 0.9 * max(present, 1)):
+            out.append(info.name)
+    return out
+
+
+def column_findings(frame: pd.DataFrame, schema: Any) -> list[Finding]:
+    """Constant, near-constant, identifier-like, mostly missing and high-cardinality columns."""
+    out = []
+    ids = identifier_like(frame, schema)
+    for info in schema.columns:
+        s = frame[info.name]
+        role = info.role.value
+        if info.n_unique <= 1:
+            out.append(Finding("column.constant", "warning", f"'{info.name}' is constant",
+                               f"{info.n_unique} distinct value(s); {info.missing_fraction:.0%} missing", columns=(info.name,),
+                               examples=tuple(str(v) for v in s.dropna().unique()[:1]), fix=f"drop '{info.name}' (audit --fix)",
+                               rule="at most one distinct value"))
+            continue
+        could_be = info.n_unique <= (1 - NEAR_CONSTANT) * len(s) + 1
+        top = float(s.value_counts(dropna=False, normalize=True).iloc[0]) if could_be else 0.0
+        if top >= NEAR_CONSTANT:
+            out.append(Finding("column.near_constant", "info", f"'{info.name}' is nearly constant",
+                               f"its most frequent value covers {top:.1%} of rows", columns=(info.name,),
+                               fix="keep it only if the rare values matter", rule=f"top value share >= {NEAR_CONSTANT:.0%}"))
+        if info.name in ids:
+            out.append(Finding("column.identifier", "warning", f"'{info.name}' looks like an identifier",
+                               info.reason, columns=(info.name,), examples=tuple(str(v) for v in s.dropna().head(3)),
+                               fix=f"drop '{info.name}' (audit --fix); use it as --group-column if rows share it",
+                               rule="schema inference: unique values / identifier name"))
+        if info.missing_fraction >= MOSTLY_MISSING:
+            out.append(Finding("column.mostly_missing", "warning", f"'{info.name}' is mostly missing",
+                               f"{info.missing_fraction:.0%} of values are missing", columns=(info.name,),
+                               fix="drop it, or keep it if 'missing' itself carries meaning (an indicator is added)",
+                               rule=f"missing share >= {MOSTLY_MISSING:.0%}"))
+        if role == "categorical" and info.n_unique > HIGH_CARDINALITY:
+            out.append(Finding("column.high_cardinality", "info", f"'{info.name}' has {info.n_unique} categories",
+                               "too many for one-hot encoding; target encoding is used, fitted on training rows only",
+                               columns=(info.name,), examples=tuple(str(v) for v in s.value_counts().index[:3]),
+                               fix="group rare categories, or treat it as text", rule=f"more than {HIGH_CARDINALITY} categories"))
+    return out
+
+
+def collinear_pairs(X: pd.DataFrame, y: np.ndarray | None) -> list[Finding]:
+    """Numeric pairs with |r| above COLLINEAR_R; of each pair, suggests dropping the one less related to the target."""
+    if X.shape[1] < 2:
+        return []
+    full = X.assign(__target__=np.asarray(y, dtype=float)).corr() if y is not None else X.corr()
+    corr = full.loc[X.columns, X.columns].to_numpy()
+    target_r = full.loc[X.columns, "__target__"].abs().fillna(0) if y is not None else None
+    pairs, drop = [], []
+    upper = np.triu(np.abs(np.nan_to_num(corr)) > COLLINEAR_R, k=1)
+    for i, j in zip(*np.nonzero(upper), strict=True):
+        a, b = X.columns[i], X.columns[j]
+        if a in drop or b in drop:
+            continue
+        weaker = b if target_r is None or target_r[a] >= target_r[b] else a
+        drop.append(weaker)
+        pairs.append(f"{a} ~ {b} (r = {corr[i, j]:.3f}; drop {weaker})")
+    if not pairs:
+        return []
+    return [Finding("columns.collinear", "info", f"{len(pairs)} strongly collinear numeric pairs",
+                    "each pair carries the same information; of each, the column less correlated with the target "
+                    "can go", columns=tuple(drop), examples=tuple(pairs[:10]),
+                    fix=f"for linear models drop {', '.join(repr(c) for c in drop[:8])}{' ...' if len(drop) > 8 else ''}; "
+                        "trees do not mind", rule=f"|Pearson r| > {COLLINEAR_R}", extra={"pairs": pairs, "drop": drop})]
+
+
+def class_imbalance(y_raw: pd.Series, metric: str | None) -> list[Finding]:
+    counts = y_raw.value_counts()
+    share = float(counts.iloc[-1] / counts.sum())
+    ratio = float(counts.iloc[-1] / counts.iloc[0])
+    if ratio >= IMBALANCE_INFO:
+        return []
+    severity = "warning" if ratio < IMBALANCE_WARN else "info"
+    majority = float(counts.iloc[0] / counts.sum())
+    detail = (f"the rarest class '{counts.index[-1]}' is {share:.1%} of rows; always predicting '{counts.index[0]}' "
+              f"already scores accuracy {majority:.1%}, so accuracy says little")
+    if metric:
+        detail += f"; the run chooses by {metric}"
+    return [Finding("target.imbalance", severity, f"class imbalance: the rarest class is {share:.1%} of rows "
+                    f"({ratio:.2f} x the most frequent)", detail,
+                    columns=(str(y_raw.name),), examples=tuple(f"{k}: {v}" for k, v in counts.head(5).items()),
+                    fix="judge models by roc_auc, average_precision or balanced_accuracy (not accuracy); "
+                        "stratified splits are already used", rule=f"rarest / most frequent class < {IMBALANCE_INFO} (warning < {IMBALANCE_WARN})",
+                    extra={"ratio": round(ratio, 4)})]
+
+
+def outliers(X: pd.DataFrame) -> list[Finding]:
+    """Numeric values far outside the middle half: beyond OUTLIER_IQR interquartile ranges (one finding)."""
+    q1, q3 = X.quantile(0.25), X.quantile(0.75)
+    iqr = q3 - q1
+    lo, hi = q1 - OUTLIER_IQR * iqr, q3 + OUTLIER_IQR * iqr
+    mask = X.lt(lo, axis=1) | X.gt(hi, axis=1)
+    mask.loc[:, ~(iqr > 0)] = False
+    counts = mask.sum().sort_values(ascending=False)
+    counts = counts[counts > 0]
+    if counts.empty:
+        return []
+    rows = X.index[mask.any(axis=1).to_numpy()]
+    examples = []
+    for col, n in counts.head(8).items():
+        values = X.loc[mask[col], col]
+        worst = values.loc[(values - X[col].median()).abs().idxmax()]
+        examples.append(f"{col}: {n} ({n / len(X):.1%}) outside [{lo[col]:.4g}, {hi[col]:.4g}], e.g. {worst:.4g}")
+    return [Finding("column.outliers", "info", f"outlying values in {len(counts)} numeric columns",
+                    f"{len(rows)} rows hold at least one", columns=tuple(counts.index), rows=_rows(rows), n_rows=len(rows),
+                    examples=tuple(examples), fix="check they are real; a log transform or trees handle genuine long tails",
+                    rule=f"beyond Q1 - {OUTLIER_IQR} IQR or Q3 + {OUTLIER_IQR} IQR",
+                    extra={"per_column": {str(k): int(v) for k, v in counts.items()}})]
+
+
+def target_drift(times: pd.Series, y_raw: pd.Series, classification: bool) -> list[Finding]:
+    """Does the target change over time? Equal-count periods, tested (chi-square / Kruskal-Wallis) and sized."""
+    from scipy import stats
+
+    t = pd.to_datetime(times, errors="coerce", format="mixed")
+    ok = t.notna() & y_raw.notna()
+    t, y = t[ok], y_raw[ok]
+    n_periods = int(min(5, len(t) // 30))
+    if n_periods < 2:
+        return []
+    period = pd.qcut(t.rank(method="first"), n_periods, labels=False).to_numpy()
+    if classification:
+        table = pd.crosstab(period, y.astype(str).to_numpy())
+        p = float(stats.chi2_contingency(table.to_numpy())[1])
+        shares = table.div(table.sum(axis=1), axis=0)
+        shift = float((shares.max() - shares.min()).max())
+        detail = f"class shares move by up to {shift:.1%} between periods (p = {p:.2g})"
+        rule = f"chi-square p < {DRIFT_P} and a class share moving >= {DRIFT_SHIFT:.0%}"
+    else:
+        values = pd.to_numeric(y, errors="coerce").to_numpy(dtype=float)
+        parts = [values[period == k] for k in range(n_periods)]
+        p = float(stats.kruskal(*parts).pvalue)
+        means = [float(np.nanmean(x)) for x in parts]
+        shift = (max(means) - min(means)) / (float(np.nanstd(values)) or 1.0)
+        detail = f"period means move by {shift:.2f} standard deviations (p = {p:.2g})"
+        rule = f"Kruskal-Wallis p < {DRIFT_P} and means moving >= {DRIFT_SHIFT} standard deviations"
+    if p >= DRIFT_P or shift < DRIFT_SHIFT:
+        return []
+    return [Finding("target.drift", "warning", f"the target changes over '{times.name}'", detail,
+                    columns=(str(times.name), str(y_raw.name)), fix="split by time (--time-column) so the test part is the "
+                    "latest rows, and retrain regularly", rule=rule, extra={"p_value": p, "shift": round(shift, 4)})]

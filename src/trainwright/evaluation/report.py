@@ -1,0 +1,230 @@
+"""Report objects: data first, rendered second (reporting/ draws them as HTML, Markdown and JSON).
+
+A ``Report`` is a title and ordered ``Section``s; a section holds paragraphs, ``Table``s and ``Figure``s.
+A figure is a plot kind plus the numbers to draw, never an image: the renderers decide how it looks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from trainwright.data import Schema, Split, Task
+from trainwright.data.audit import AuditReport
+from trainwright.data.eda import Profile
+from trainwright.evaluation.diagnosis import Diagnosis
+from trainwright.evaluation.importance import Importance
+from trainwright.evaluation.leaderboard import Choice, Leaderboard
+from trainwright.evaluation.report_parts import (
+    classification_curves,
+    eda_figures,
+    findings_rows,
+    fmt,
+    regression_points,
+)
+
+__all__ = ["Figure", "Report", "ReportData", "Section", "Table", "audit_report", "run_report"]
+
+FINDING_COLUMNS = ("severity", "code", "finding", "where", "examples", "fix", "rule")
+
+
+@dataclass(frozen=True)
+class Figure:
+    kind: str  # the plot: class_balance, histogram, column, missingness, correlation, leaderboard, confusion, ...
+    title: str
+    data: Mapping[str, Any]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Table:
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    caption: str = ""
+    kind: str = ""  # "findings" / "verdicts": rows start with a severity or status the renderer may colour
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    paragraphs: tuple[str, ...] = ()
+    tables: tuple[Table, ...] = ()
+    figures: tuple[Figure, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    kind: str  # run | audit
+    title: str
+    subtitle: str
+    sections: tuple[Section, ...]
+    data: Mapping[str, Any] = field(default_factory=dict)  # the underlying objects, for the JSON rendering
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "title": self.title, "subtitle": self.subtitle, "data": dict(self.data),
+                "sections": [{"key": s.key, "title": s.title, "paragraphs": list(s.paragraphs),
+                              "tables": [{"caption": t.caption, "columns": list(t.columns), "rows": [list(r) for r in t.rows]}
+                                         for t in s.tables],
+                              "figures": [{"kind": f.kind, "title": f.title, "caption": f.caption, "data": dict(f.data)}
+                                          for f in s.figures]} for s in self.sections]}
+
+
+@dataclass(frozen=True, eq=False)
+class ReportData:
+    """What the run report needs beyond the TrainResult: the chosen model's test predictions, its importance,
+    and the audit. Computed by the workflow, once; the test set is not read again."""
+
+    y_test: np.ndarray
+    test_pred: np.ndarray
+    audit: AuditReport | None = None
+    importance: tuple[Importance, ...] = ()
+    source: str = ""
+
+
+def _findings_section(audit: AuditReport | None, key: str, title: str) -> Section:
+    if audit is None:
+        return Section(key, title, ("No audit was run.",))
+    c = audit.counts()
+    text = (f"{len(audit.findings)} findings: {c['blocking']} blocking, {c['warning']} warnings, {c['info']} notes "
+            f"({audit.n_rows} rows, {audit.n_columns} columns, {audit.seconds:.2f} s).")
+    paragraphs = [text, "Checks run: " + "; ".join(audit.checks) + "."]
+    paragraphs += [f"Skipped: {s}." for s in audit.skipped]
+    table = Table(FINDING_COLUMNS, findings_rows(audit), "Findings, most serious first", kind="findings")
+    return Section(key, title, tuple(paragraphs), (table,) if audit.findings else ())
+
+
+def audit_report(audit: AuditReport, profile: Profile | None) -> Report:
+    """The audit: findings first, then the exploratory plots."""
+    summary = Section("summary", "Summary", (
+        f"Data: {audit.source} — {audit.n_rows} rows, {audit.n_columns} columns; target '{audit.target}' "
+        f"({audit.task}).", "Nothing was trained. Severity: blocking stops 'train' (unless --force), warning deserves "
+        "a look, info is for the record."))
+    sections = [summary, _findings_section(audit, "findings", "Data checks")]
+    if profile is not None:
+        figs = [Figure(k, t, d) for k, t, d in eda_figures(profile)]
+        target_figs = tuple(f for f in figs if f.kind in {"class_balance", "histogram"})
+        overview = tuple(f for f in figs if f.kind in {"missingness", "correlation"})
+        columns = tuple(f for f in figs if f.kind == "column")
+        sections.append(Section("target", "Target", (), (), target_figs))
+        sections.append(Section("overview", "Missing values and correlation", (), (), overview))
+        note = (f"{profile.n_not_profiled} more columns are not drawn." if profile.n_not_profiled else "")
+        stats = Table(("column", "role", "missing", "distinct", "mean", "std", "min", "median", "max"), tuple(
+            (c.name, c.role, f"{c.missing_fraction:.1%}", str(c.n_unique), *(fmt(c.stats.get(k)) for k in
+             ("mean", "std", "min", "median", "max"))) for c in profile.columns), "Per-column statistics")
+        sections.append(Section("columns", "Columns: distribution and relation to the target",
+                                tuple(p for p in (f"Statistics on {profile.n_sampled} of {profile.n_rows} rows.", note) if p),
+                                (stats,), columns))
+    data = {"audit": audit.to_dict(), "profile": profile.to_dict() if profile else None}
+    return Report("audit", f"Data audit: {audit.source}", f"target '{audit.target}'", tuple(sections), data)
+
+
+def _leaderboard_section(board: Leaderboard, choice: Choice) -> Section:
+    m = board.metric
+    frame = board.to_frame()
+    rows = tuple((r["model"] + (" ✓" if r["model"] == choice.chosen else ""), str(r["rung"]), r["status"],
+                  fmt(r[f"val_{m}"]), fmt(r[f"train_{m}"]), fmt(r["cv_mean"]), fmt(r["cv_std"]), fmt(r["fit_s"], 2),
+                  str(r["note"])[:80]) for _, r in frame.iterrows())
+    table = Table(("model", "rung", "status", f"val {m}", f"train {m}", "cv mean", "cv sd", "fit s", "note"), rows,
+                  "Validation part; ✓ marks the chosen model")
+    ok = frame[frame["status"] == "ok"]
+    fig = Figure("leaderboard", f"Validation {m} by model", {
+        "models": ok["model"].tolist(), "scores": [float(v) for v in ok[f"val_{m}"]],
+        "errors": [float(v) if not math.isnan(v) else 0.0 for v in ok["val_se"]], "chosen": choice.chosen,
+        "metric": m, "greater_is_better": board.greater_is_better})
+    return Section("leaderboard", "Leaderboard", (), (table,), (fig,))
+
+
+def _evaluation_section(task: Task, data: ReportData | None) -> Section:
+    if data is None:
+        return Section("evaluation", "Evaluation of the chosen model", ("No test predictions were kept.",))
+    figs: list[Figure] = []
+    if task.is_classification:
+        curves = classification_curves(data.y_test, data.test_pred, task)
+        figs.append(Figure("confusion", "Confusion matrix (test part)", {"labels": curves["labels"], "matrix": curves["confusion"]}))
+        if curves["curves"]:
+            figs.append(Figure("roc", "ROC curve (test part)", {"curves": {k: v["roc"] for k, v in curves["curves"].items()}}))
+            figs.append(Figure("pr", "Precision-recall curve (test part)", {"curves": {k: v["pr"] for k, v in curves["curves"].items()}}))
+            figs.append(Figure("calibration", "Calibration (test part)",
+                               {"curves": {k: v["calibration"] for k, v in curves["curves"].items()}}))
+    else:
+        points = regression_points(data.y_test, data.test_pred)
+        figs.append(Figure("predicted_vs_actual", "Predicted vs actual (test part)", points))
+        figs.append(Figure("residuals", "Residuals (test part)", points))
+    return Section("evaluation", "Evaluation of the chosen model",
+                   (f"On the {len(data.y_test)} test rows, predicted once by the model refitted on train + validation.",),
+                   (), tuple(figs))
+
+
+def _importance_section(data: ReportData | None) -> Section:
+    figs = tuple(Figure("importance", "Permutation importance" if i.method == "permutation" else "SHAP (mean |value|)",
+                        i.to_dict(), i.note) for i in (data.importance if data else ()))
+    text = () if figs else ("No importance was computed.",)
+    if figs and not any(i.method == "shap" for i in data.importance):  # type: ignore[union-attr]
+        text = ("SHAP values are drawn for tree models only; the chosen model is not one.",)
+    return Section("importance", "Feature importance", text, (), figs)
+
+
+def _diagnosis_section(diagnosis: Diagnosis | None) -> Section:
+    if diagnosis is None:
+        return Section("diagnosis", "Diagnosis", ("No diagnosis was made.",))
+    rows = tuple((v.status, v.title, v.evidence, v.rule, v.next_step) for v in diagnosis.verdicts)
+    table = Table(("status", "verdict", "evidence", "rule", "next step"), rows,
+                  "Each verdict is a rule; skill is 0 at the dummy baseline and 1 when perfect", kind="verdicts")
+    curve = diagnosis.learning_curve
+    figs = (Figure("learning_curve", "Learning curve", curve.to_dict(), curve.note),) if curve and curve.fractions else ()
+    return Section("diagnosis", "Diagnosis", (diagnosis.summary,), (table,), figs)
+
+
+def _split_section(split: Split, audit: AuditReport | None) -> Section:
+    sizes = split.sizes
+    total = sum(sizes.values())
+    rows = tuple((k, str(v), f"{v / total:.0%}") for k, v in sizes.items())
+    cont = tuple((k, str(v)) for k, v in split.contamination.items())
+    text = [f"Strategy: {split.strategy} (random_state {split.random_state}, fingerprint {split.fingerprint}).",
+            f"{split.n_rows_with_twins} rows have an identical twin; twins are kept in one part."]
+    if audit is not None:
+        twins = [f.title for f in audit.findings if f.code.startswith("split.")]
+        text.append("Twin check: " + ("; ".join(twins) if twins else "no test row has an identical or near-identical "
+                                      "twin in training") + ".")
+    return Section("split", "The split", tuple(text), (Table(("part", "rows", "share"), rows),
+                                                        Table(("contamination check", "count"), cont)))
+
+
+def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: Split, leaderboard: Leaderboard,
+               choice: Choice, test_scores: Mapping[str, float], diagnosis: Diagnosis | None,
+               data: ReportData | None, timings: Mapping[str, float] | None = None) -> Report:
+    """The whole-workflow report, in the order a reader asks: problem, data, split, leaderboard, choice,
+    evaluation, importance, diagnosis, and the one test result."""
+    m = task.metric
+    chosen = leaderboard.get(choice.chosen)
+    problem = Section("problem", "The problem", (
+        f"Predict '{task.target}' from {len(schema.features)} feature columns of {source}.",
+        f"Task: {task.kind.value} ({task.reason}). Metric: {m}"
+        + (f"; classes {', '.join(map(str, task.classes))}, positive '{task.positive_label}'" if task.positive_label is not None else "")
+        + "."))
+    choice_section = Section("choice", "The chosen model and why", (choice.reason,), (
+        Table(("parameter", "value"), tuple((str(k), str(v)) for k, v in sorted(chosen.params.items()))[:30],
+              f"{chosen.name} ({chosen.family}, rung {chosen.rung})"),))
+    test_rows = tuple((k, fmt(v)) for k, v in test_scores.items())
+    test = Section("test", "The test-set result", (
+        f"{m} = {fmt(test_scores.get(m))} on {split.sizes['test']} rows, touched once, after the choice.",),
+        (Table(("metric", "test"), test_rows),))
+    sections = (problem, _findings_section(data.audit if data else None, "data", "Data checks"),
+                _split_section(split, data.audit if data else None), _leaderboard_section(leaderboard, choice),
+                choice_section, _evaluation_section(task, data), _importance_section(data), _diagnosis_section(diagnosis),
+                test)
+    payload = {"run_id": run_id, "task": task.to_dict(), "split": {"sizes": split.sizes, "strategy": split.strategy,
+               "contamination": split.contamination}, "choice": choice.reason, "chosen": choice.chosen,
+               "test_scores": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in test_scores.items()},
+               "diagnosis": diagnosis.to_dict() if diagnosis else None, "audit": data.audit.to_dict() if data and data.audit else None,
+               "timings": dict(timings or {})}
+    return Report("run", f"Run {run_id}", f"{task.kind.value} · {task.target} · {m} = {fmt(test_scores.get(m))} (test)",
+                  sections, payload)

@@ -1,0 +1,38 @@
+"""The whole ``audit`` step: checks, the split's twin check, exploratory statistics, the reports, and --fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AuditResult", "run_audit"]
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    audit: Any  # data/audit.py AuditReport
+    profile: Any  # data/eda.py Profile (None when the target is unusable)
+    files: dict[str, Path]
+    fix: Any = None  # data/audit.py FixResult when --fix was asked
+
+
+def run_audit(data: str | Path, target: str, *, time_column: str | None = None, fix: bool = False,
+              output_dir: str | Path = "reports", label_model: str = "logistic", random_state: int = 0) -> AuditResult:
+    """Audit the file at ``data``; write ``<output_dir>/<name>.audit.{html,md,json}``; with ``fix``, the cleaned
+    file and its record of changes beside the original."""
+    from trainwright.data import infer_schema, infer_task
+    from trainwright.data.audit import apply_fixes, audit_file, split_twins
+    from trainwright.data.eda import profile_frame
+    from trainwright.reporting import write_audit_report
+
+    audit, frame = audit_file(data, target, time_column=time_column, label_model=label_model, random_state=random_state)
+    audit = split_twins(frame, audit, time_column=time_column, random_state=random_state)
+    profile = None
+    if audit.task != "unknown":
+        labelled = frame.loc[frame[target].notna()]
+        profile = profile_frame(labelled, infer_task(labelled[target]), infer_schema(labelled, target),
+                                random_state=random_state)
+    files = write_audit_report(audit, profile, output_dir, f"{Path(data).name.split('.')[0]}.audit")
+    fixed = apply_fixes(data, frame, audit) if fix else None
+    return AuditResult(audit, profile, files, fixed)

@@ -1,0 +1,251 @@
+"""Matplotlib drawings of report Figures, as PNG bytes. One function per figure kind; no pyplot global state.
+
+Sizes are chosen to read on a laptop screen: about 760 px wide at 100 dpi, never more than ~480 px tall.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["DRAWERS", "draw"]
+
+WIDE, HEIGHT, DPI = 7.6, 3.4, 100
+CHOSEN, OTHER, ACCENT = "#2b7a3d", "#7f9cb8", "#c0392b"
+
+
+def _figure(width: float = WIDE, height: float = HEIGHT, ncols: int = 1) -> tuple[Any, Any]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=DPI)
+    axes = fig.subplots(1, ncols)
+    return fig, axes
+
+
+def _png(fig: Any) -> bytes:
+    """Tight layout once (constrained layout costs a second full draw per figure), then PNG."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "tight_layout not applied" on crowded axes: still drawn
+        fig.tight_layout(pad=0.6)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    return buf.getvalue()
+
+
+def _short(text: str, n: int = 18) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _bars(ax: Any, labels: list[str], values: list[float], color: Any = OTHER, horizontal: bool = False) -> None:
+    pos = np.arange(len(labels))
+    if horizontal:
+        ax.barh(pos, values, color=color)
+        ax.set_yticks(pos, [_short(x, 28) for x in labels], fontsize=8)
+        ax.invert_yaxis()
+    else:
+        ax.bar(pos, values, color=color)
+        ax.set_xticks(pos, [_short(x) for x in labels], rotation=30 if len(labels) > 4 else 0, ha="right" if len(labels) > 4 else "center", fontsize=8)
+
+
+def class_balance(d: Mapping[str, Any]) -> bytes:
+    fig, ax = _figure(height=2.8)
+    _bars(ax, d["labels"], d["counts"])
+    total = sum(d["counts"])
+    for i, c in enumerate(d["counts"]):
+        ax.annotate(f"{c / total:.0%}", (i, c), ha="center", va="bottom", fontsize=8)
+    ax.set_ylabel("rows")
+    return _png(fig)
+
+
+def histogram(d: Mapping[str, Any]) -> bytes:
+    fig, ax = _figure(height=2.8)
+    edges = np.asarray(d["edges"])
+    ax.stairs(d["counts"], edges, fill=True, color=OTHER)
+    ax.set_xlabel(d.get("xlabel", ""))
+    ax.set_ylabel("rows")
+    return _png(fig)
+
+
+def missingness(d: Mapping[str, Any]) -> bytes:
+    items = sorted(d["missing"].items(), key=lambda kv: -kv[1])[:30]
+    fig, ax = _figure(height=min(4.8, max(2.0, 1.0 + 0.16 * len(items))))
+    _bars(ax, [k for k, _ in items], [v for _, v in items], color=[ACCENT if v >= 0.5 else OTHER for _, v in items], horizontal=True)
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of values missing")
+    return _png(fig)
+
+
+def correlation(d: Mapping[str, Any]) -> bytes:
+    names, m = d["names"], np.asarray(d["matrix"], dtype=float)
+    size = min(7.6, 2.5 + 0.18 * len(names))
+    fig, ax = _figure(width=size + 1.2, height=min(size, 4.8))
+    im = ax.imshow(m, vmin=-1, vmax=1, cmap="RdBu_r")
+    ticks = np.arange(len(names))
+    font = 8 if len(names) <= 20 else 5
+    ax.set_xticks(ticks, [_short(n, 14) for n in names], rotation=90, fontsize=font)
+    ax.set_yticks(ticks, [_short(n, 14) for n in names], fontsize=font)
+    fig.colorbar(im, ax=ax, shrink=0.8, label="r")
+    return _png(fig)
+
+
+def column(d: Mapping[str, Any]) -> bytes:
+    fig, (left, right) = _figure(height=2.6, ncols=2)
+    if d["edges"]:
+        left.stairs(d["counts"], np.asarray(d["edges"]), fill=True, color=OTHER)
+        left.set_ylabel("rows")
+    else:
+        _bars(left, d["top_values"], d["counts"])
+    left.set_title(f"distribution ({d['missing_fraction']:.0%} missing)", fontsize=9)
+    rel = d.get("relation") or {}
+    kind = rel.get("kind")
+    if kind == "hist_by_class":
+        edges = np.asarray(rel["edges"])
+        for label, counts in rel["counts"].items():
+            total = max(sum(counts), 1)
+            right.stairs(np.asarray(counts) / total, edges, label=_short(label, 12))
+        right.legend(fontsize=7)
+        right.set_ylabel("share within class")
+    elif kind == "scatter":
+        right.scatter(rel["x"], rel["y"], s=6, alpha=0.5, color=OTHER)
+        right.set_ylabel(_short(d.get("target", "target")))
+    elif kind == "share_by_value":
+        shares = np.asarray(rel["shares"])
+        bottom = np.zeros(len(rel["values"]))
+        for j, cls in enumerate(rel["classes"][:8]):
+            right.bar(np.arange(len(bottom)), shares[:, j], bottom=bottom, label=_short(cls, 12))
+            bottom += shares[:, j]
+        right.set_xticks(np.arange(len(bottom)), [_short(v, 10) for v in rel["values"]], rotation=30, ha="right", fontsize=7)
+        right.legend(fontsize=7)
+        right.set_ylabel("class share")
+    elif kind == "mean_by_value":
+        _bars(right, rel["values"], rel["means"])
+        right.set_ylabel(f"mean {_short(d.get('target', 'target'))}")
+    right.set_title("relation to the target", fontsize=9)
+    return _png(fig)
+
+
+def leaderboard(d: Mapping[str, Any]) -> bytes:
+    models = d["models"]
+    fig, ax = _figure(height=min(4.8, 1.2 + 0.35 * len(models)))
+    pos = np.arange(len(models))
+    for i, (m, score, err) in enumerate(zip(models, d["scores"], d["errors"], strict=True)):  # dots: the axis is zoomed
+        ax.errorbar(score, i, xerr=err, fmt="o", ms=7, capsize=4, color=CHOSEN if m == d["chosen"] else OTHER)
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_yticks(pos, models, fontsize=9)
+    lo, hi = min(d["scores"]), max(d["scores"])
+    pad = (hi - lo) * 0.15 or 0.05
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_ylim(len(models) - 0.5, -0.5)
+    ax.set_xlabel(f"validation {d['metric']} ({'higher' if d['greater_is_better'] else 'lower'} is better; green: chosen; "
+                  "whiskers: ± 1 SE)")
+    return _png(fig)
+
+
+def confusion(d: Mapping[str, Any]) -> bytes:
+    m = np.asarray(d["matrix"])
+    k = len(d["labels"])
+    size = min(4.8, 2.4 + 0.3 * k)
+    fig, ax = _figure(width=size + 1.0, height=size)
+    ax.imshow(m, cmap="Blues")
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if m[i, j] > m.max() / 2 else "black")
+    ticks = np.arange(k)
+    ax.set_xticks(ticks, [_short(x, 10) for x in d["labels"]], rotation=30 if k > 3 else 0, fontsize=8)
+    ax.set_yticks(ticks, [_short(x, 10) for x in d["labels"]], fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("actual")
+    return _png(fig)
+
+
+def _curves(d: Mapping[str, Any], x: str, y: str, xlabel: str, ylabel: str, diagonal: bool, label: Callable[[str, Any], str]) -> bytes:
+    fig, ax = _figure(width=5.2, height=3.6)
+    for name, c in d["curves"].items():
+        ax.plot(c[x], c[y], marker="o" if len(c[x]) <= 12 else None, ms=3, label=label(name, c))
+    if diagonal:
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    ax.legend(fontsize=7, loc="lower right" if x != "recall" else "lower left")
+    return _png(fig)
+
+
+def roc(d: Mapping[str, Any]) -> bytes:
+    return _curves(d, "fpr", "tpr", "false positive rate", "true positive rate", True, lambda n, c: f"{n} (AUC {c['auc']:.3f})")
+
+
+def pr(d: Mapping[str, Any]) -> bytes:
+    return _curves(d, "recall", "precision", "recall", "precision", False, lambda n, c: f"{n} (base rate {c['base_rate']:.2f})")
+
+
+def calibration(d: Mapping[str, Any]) -> bytes:
+    return _curves(d, "mean_predicted", "fraction_positive", "mean predicted probability", "observed frequency", True,
+                   lambda n, c: n)
+
+
+def predicted_vs_actual(d: Mapping[str, Any]) -> bytes:
+    fig, ax = _figure(width=5.2, height=3.8)
+    a, p = np.asarray(d["actual"]), np.asarray(d["predicted"])
+    ax.scatter(a, p, s=8, alpha=0.5, color=OTHER)
+    lo, hi = float(min(a.min(), p.min())), float(max(a.max(), p.max()))
+    ax.plot([lo, hi], [lo, hi], ls="--", color="grey", lw=1)
+    ax.set_xlabel("actual")
+    ax.set_ylabel("predicted")
+    return _png(fig)
+
+
+def residuals(d: Mapping[str, Any]) -> bytes:
+    fig, (left, right) = _figure(height=3.0, ncols=2)
+    a, p = np.asarray(d["actual"]), np.asarray(d["predicted"])
+    r = a - p
+    left.scatter(p, r, s=8, alpha=0.5, color=OTHER)
+    left.axhline(0, ls="--", color="grey", lw=1)
+    left.set_xlabel("predicted")
+    left.set_ylabel("actual - predicted")
+    right.hist(r, bins=30, color=OTHER)
+    right.set_xlabel("residual")
+    return _png(fig)
+
+
+def importance(d: Mapping[str, Any]) -> bytes:
+    names = list(d["features"])[:15]
+    values = list(d["values"])[:15]
+    fig, ax = _figure(height=min(4.8, 1.0 + 0.25 * len(names)))
+    pos = np.arange(len(names))
+    stds = list(d.get("stds") or [])[:15]
+    ax.barh(pos, values, xerr=stds if stds else None, color=OTHER, capsize=2)
+    ax.set_yticks(pos, [_short(n, 30) for n in names], fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel("importance")
+    return _png(fig)
+
+
+def learning_curve(d: Mapping[str, Any]) -> bytes:
+    fig, ax = _figure(width=5.6, height=3.4)
+    ax.plot(d["n_rows"], d["train_scores"], marker="o", label="train", color=OTHER)
+    ax.plot(d["n_rows"], d["val_scores"], marker="o", label="validation", color=CHOSEN)
+    ax.set_xlabel("training rows")
+    ax.set_ylabel(d["metric"])
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+DRAWERS: dict[str, Callable[[Mapping[str, Any]], bytes]] = {
+    "class_balance": class_balance, "histogram": histogram, "missingness": missingness, "correlation": correlation,
+    "column": column, "leaderboard": leaderboard, "confusion": confusion, "roc": roc, "pr": pr,
+    "calibration": calibration, "predicted_vs_actual": predicted_vs_actual, "residuals": residuals,
+    "importance": importance, "learning_curve": learning_curve,
+}
+
+
+def draw(kind: str, data: Mapping[str, Any]) -> bytes:
+    """PNG bytes of one figure."""
+    return DRAWERS[kind](data)

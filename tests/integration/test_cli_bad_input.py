@@ -1,0 +1,151 @@
+"""Bad input at the door, through the real CLI: exit code 2 (or the class's code), the column/file and a fix named,
+no traceback. And ``predict`` with missing, mistyped and extra columns; its output is written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.conftest import dataset_path
+from tests.integration.cli import assert_clean_failure, run_cli
+
+
+@pytest.fixture
+def penguins() -> pd.DataFrame:
+    return pd.read_csv(dataset_path("penguins"))
+
+
+def _train(tmp_path: Path, data: Path, target: str, *extra: str):
+    return run_cli("train", data, "--target", target, "--preset", "quick", "--models", "dummy", *extra, cwd=tmp_path)
+
+
+def test_file_missing(tmp_path: Path) -> None:
+    proc = _train(tmp_path, tmp_path / "nowhere.csv", "y")
+    assert_clean_failure(proc, 2, "data file not found", "nowhere.csv", "check the path")
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    assert_clean_failure(_train(tmp_path, tmp_path / "empty.csv", "y"), 2, "empty.csv", "empty", "->")
+
+
+@pytest.mark.parametrize(("name", "content"), [("sheet.csv", b"PK\x03\x04\x00\x00binary\x00junk" * 50),
+                                               ("broken.parquet", b"PAR1 not really parquet")])
+def test_unparsable_file(tmp_path: Path, name: str, content: bytes) -> None:
+    (tmp_path / name).write_bytes(content)
+    assert_clean_failure(_train(tmp_path, tmp_path / name, "y"), 2, f"cannot read {tmp_path / name}", "->")
+
+
+def test_target_absent_lists_close_names(tmp_path: Path) -> None:
+    proc = _train(tmp_path, dataset_path("penguins"), "specie")
+    assert_clean_failure(proc, 2, "target.absent", "[specie]", "did you mean 'species'?")
+
+
+def test_target_all_missing(tmp_path: Path, penguins: pd.DataFrame) -> None:
+    penguins.assign(species=np.nan).to_csv(tmp_path / "p.csv", index=False)
+    assert_clean_failure(_train(tmp_path, tmp_path / "p.csv", "species"), 2, "target.all_missing", "[species]",
+                         "choose the column that holds the labels")
+
+
+def test_one_class_only(tmp_path: Path, penguins: pd.DataFrame) -> None:
+    penguins.assign(species="Adelie").to_csv(tmp_path / "p.csv", index=False)
+    assert_clean_failure(_train(tmp_path, tmp_path / "p.csv", "species"), 2, "target.one_class", "[species]",
+                         "at least two different target values")
+
+
+def test_class_too_rare_refused_then_dropped_with_force(tmp_path: Path, penguins: pd.DataFrame) -> None:
+    penguins.loc[[0, 1], "species"] = "Emperor"
+    penguins.to_csv(tmp_path / "p.csv", index=False)
+    assert_clean_failure(_train(tmp_path, tmp_path / "p.csv", "species"), 2, "target.rare_class", "[species]",
+                         "'Emperor' has 2 row(s)", "--force")
+    forced = _train(tmp_path, tmp_path / "p.csv", "species", "--force")
+    assert forced.returncode == 0, forced.stderr[-2000:]
+    assert "dropped 2 rows of classes too rare to split: Emperor" in " ".join(forced.stdout.split())
+
+
+def test_rows_with_missing_target_dropped_and_counted(tmp_path: Path, penguins: pd.DataFrame) -> None:
+    penguins.loc[[3, 50, 100], "species"] = np.nan
+    penguins.to_csv(tmp_path / "p.csv", index=False)
+    proc = _train(tmp_path, tmp_path / "p.csv", "species")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert "note: dropped 3 rows whose target 'species' is missing" in " ".join(proc.stdout.split())
+
+
+def test_every_problem_at_once(tmp_path: Path) -> None:
+    proc = run_cli("train", dataset_path("penguins"), "--target", "specie", "--group-column", "islnd", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    text = " ".join(proc.stderr.split())
+    assert "[specie]" in text and "[islnd]" in text and "did you mean 'island'?" in text
+
+
+def test_unknown_config_key_suggests_nearest(tmp_path: Path) -> None:
+    (tmp_path / "run.yaml").write_text("target: species\npreest: quick\n", encoding="utf-8")
+    proc = run_cli("train", dataset_path("penguins"), "--config", tmp_path / "run.yaml", cwd=tmp_path)
+    assert_clean_failure(proc, 2, "unknown key 'preest'", "did you mean 'preset'?")
+
+
+def test_split_fractions_out_of_range_refused(tmp_path: Path) -> None:
+    (tmp_path / "run.yaml").write_text("split:\n  train: 0.4\n  validation: 0.3\n  test: 0.3\n", encoding="utf-8")
+    proc = run_cli("train", dataset_path("penguins"), "--target", "species", "--config", tmp_path / "run.yaml",
+                   cwd=tmp_path)
+    assert_clean_failure(proc, 2, "train=0.4", "split.force")
+
+
+# --- predict ---------------------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def titanic_csv(tmp_path: Path) -> pd.DataFrame:
+    return pd.read_csv(dataset_path("titanic"))
+
+
+def test_predict_missing_columns_all_listed(tmp_path: Path, titanic_bundle: Path, titanic_csv: pd.DataFrame) -> None:
+    titanic_csv.drop(columns=["age", "sex", "survived"]).to_csv(tmp_path / "new.csv", index=False)
+    proc = run_cli("predict", titanic_bundle, tmp_path / "new.csv", "-o", tmp_path / "out.csv", cwd=tmp_path)
+    text = assert_clean_failure(proc, 2, "schema.missing_column", "[age]", "[sex]", "add the column")
+    assert "[pclass]" not in text
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_predict_mistyped_column_names_column_and_values(tmp_path: Path, titanic_bundle: Path,
+                                                         titanic_csv: pd.DataFrame) -> None:
+    frame = titanic_csv.astype({"age": object})
+    frame.loc[[5, 6], "age"] = ["twenty", "n/a yet"]
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    proc = run_cli("predict", titanic_bundle, tmp_path / "new.csv", "-o", tmp_path / "out.csv", cwd=tmp_path)
+    assert_clean_failure(proc, 2, "schema.bad_value", "[age]", "2 values are not numbers", "twenty", "n/a yet",
+                         "send numbers or leave the value empty")
+
+
+def test_predict_extra_columns_ignored_with_warning(tmp_path: Path, titanic_bundle: Path,
+                                                    titanic_csv: pd.DataFrame) -> None:
+    titanic_csv.assign(ticket="A/5", deck="C").to_csv(tmp_path / "new.csv", index=False)
+    proc = run_cli("predict", titanic_bundle, tmp_path / "new.csv", "-o", tmp_path / "out.csv", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "warning:" in line]
+    assert len(warnings) == 1 and "ticket, deck" in warnings[0]
+    assert len(pd.read_csv(tmp_path / "out.csv")) == len(titanic_csv)
+
+
+def test_predict_output_is_atomic(tmp_path: Path, titanic_bundle: Path, titanic_csv: pd.DataFrame) -> None:
+    frame = titanic_csv.astype({"age": object})
+    frame.loc[len(frame) - 1, "age"] = "old"  # the very last row: earlier chunks are scored before it fails
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    previous = tmp_path / "scored.csv"
+    previous.write_text("yesterday's predictions\n")
+    proc = run_cli("predict", titanic_bundle, tmp_path / "new.csv", "-o", previous, "--chunksize", "100", cwd=tmp_path)
+    assert_clean_failure(proc, 2, "[age]", "old")
+    assert previous.read_text() == "yesterday's predictions\n"
+    proc = run_cli("predict", titanic_bundle, tmp_path / "new.csv", "-o", tmp_path / "fresh.parquet", "--chunksize", "100",
+                   cwd=tmp_path)
+    assert proc.returncode == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.csv", "scored.csv"]  # no partial or temporary file
+
+
+def test_predict_with_a_missing_bundle(tmp_path: Path) -> None:
+    (tmp_path / "new.csv").write_text("a\n1\n")
+    proc = run_cli("predict", tmp_path / "no-model", tmp_path / "new.csv", "-o", tmp_path / "out.csv", cwd=tmp_path)
+    assert_clean_failure(proc, 4, "no model bundle", "runs/<id>/model")

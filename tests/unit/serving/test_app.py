@@ -1,0 +1,121 @@
+"""The serving app in process (ASGI transport, no network): request model, errors, metrics, window, log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from logging.handlers import RotatingFileHandler
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from trainwright.bundle import load
+from trainwright.data import ColumnInfo, Role, Schema
+from trainwright.serving import ServeSettings, build_app
+from trainwright.serving._metrics import Metrics
+from trainwright.serving._schema import BodyError, field_errors, request_models
+
+RECORD = {"pclass": "1st", "sex": "female", "age": 29.0, "sibsp": 0, "parch": 0}
+
+
+def _call(app, method: str, path: str, **kwargs) -> httpx.Response:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.request(method, path, **kwargs)
+
+    return asyncio.run(go())
+
+
+@pytest.fixture(scope="module")
+def model(lightgbm_bundle):
+    return load(lightgbm_bundle)
+
+
+def test_request_model_follows_the_schema():
+    schema = Schema("y", (ColumnInfo("Unit price ($)", Role.NUMERIC, "float64", "", 5, 0.0),
+                          ColumnInfo("colour", Role.CATEGORICAL, "str", "", 3, 0.0),
+                          ColumnInfo("row_id", Role.IDENTIFIER, "int64", "", 9, 0.0),
+                          ColumnInfo("note", Role.TEXT, "str", "", 9, 0.0)))
+    models = request_models(schema)
+    assert models.columns == ("Unit price ($)", "colour", "note")
+    assert models.parse(b'{"Unit price ($)": 2, "colour": 3, "note": null, "extra": 1}') == [
+        {"Unit price ($)": 2.0, "colour": 3, "note": None}]
+    with pytest.raises(BodyError) as excinfo:
+        models.parse(b'[{"Unit price ($)": "2", "colour": [], "note": "x"}, {"colour": "a", "note": "b"}]')
+    fields = {e["field"]: e["problem"] for e in excinfo.value.errors}
+    assert set(fields) == {"[0].Unit price ($)", "[0].colour", "[1].Unit price ($)"}
+    assert "valid string or" in fields["[0].colour"] and fields["[1].Unit price ($)"] == "Field required"
+    body, defs = models.json_schema()
+    assert "Record" in defs and body["anyOf"][1]["maxItems"] == 10_000
+    assert set(defs["Record"]["required"]) == {"Unit price ($)", "colour", "note"}
+
+
+def test_field_errors_drop_union_tags():
+    models = request_models(Schema("y", (ColumnInfo("n", Role.NUMERIC, "float64", "", 5, 0.0),)))
+    with pytest.raises(ValidationError) as excinfo:
+        models.one.validate_json(b'{"n": true}')
+    assert field_errors(excinfo.value) == [{"field": "n", "problem": "Input should be a valid number",
+                                            "type": "float_type"}]
+
+
+def test_predict_matches_the_model_and_logs(model, tmp_path):
+    app = build_app(model, ServeSettings(log_path=tmp_path / "log" / "requests.jsonl", log_max_bytes=2000, log_backups=2))
+    rows = [RECORD, {**RECORD, "sex": "male", "age": None}]
+    response = _call(app, "POST", "/predict", json=rows)
+    assert response.status_code == 200
+    expected = model.predict(pd.DataFrame(rows))
+    got = [p["probabilities"]["survived"] for p in response.json()["predictions"]]
+    np.testing.assert_allclose(got, expected["proba_survived"], rtol=1e-12)
+    for _ in range(30):  # the log rotates: bounded files
+        _call(app, "POST", "/predict", json=RECORD)
+    files = sorted(p.name for p in (tmp_path / "log").iterdir())
+    assert files == ["requests.jsonl", "requests.jsonl.1", "requests.jsonl.2"]
+    assert all(len(p.read_bytes()) <= 2600 for p in (tmp_path / "log").iterdir())
+    entry = json.loads((tmp_path / "log" / "requests.jsonl").read_text().splitlines()[-1])
+    assert entry["status"] == 200 and entry["records"] == [RECORD] and entry["predictions"] in (["died"], ["survived"])
+    logger_handlers = [h for h in app.state.service.logger.handlers if isinstance(h, RotatingFileHandler)]
+    assert len(logger_handlers) == 1
+
+
+def test_errors_map_to_4xx_and_are_counted(model):
+    app = build_app(model, ServeSettings(api_key="k", max_body_bytes=5000))
+    assert _call(app, "POST", "/predict", json=RECORD).status_code == 401
+    key = {"X-API-Key": "k"}
+    assert _call(app, "POST", "/predict", json=[RECORD] * 100, headers=key).status_code == 413
+    bad = _call(app, "POST", "/predict", json={**RECORD, "age": float("nan")} | {"age": "NaN"}, headers=key)
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "age"
+    assert _call(app, "GET", "/nowhere", headers=key).status_code == 404
+    assert _call(app, "GET", "/openapi.json").status_code == 200  # docs stay open
+    metrics: Metrics = app.state.service.metrics
+    assert metrics.count("/predict", 401) == 1 and metrics.count("/predict", 413) == 1
+    assert metrics.count("/predict", 422) == 1 and metrics.count("other", 404) == 1
+    text = _call(app, "GET", "/metrics", headers=key).text
+    assert 'trainwright_request_errors_total{path="/predict",status="413"} 1' in text
+    schema = _call(app, "GET", "/openapi.json").json()
+    assert schema["paths"]["/predict"]["post"]["security"] == [{"ApiKey": []}]
+    assert "401" in schema["paths"]["/drift"]["get"]["responses"]
+
+
+def test_drift_window_is_bounded(model):
+    app = build_app(model, ServeSettings(recent_rows=100))
+    assert _call(app, "GET", "/drift").json()["n_rows"] == 0
+    for _ in range(3):
+        _call(app, "POST", "/predict", json=[RECORD] * 60)
+    drift = _call(app, "GET", "/drift").json()
+    assert drift["n_rows"] == 100 and drift["drifted"]  # 100 copies of one record: nothing like the training data
+    assert app.state.service.recent.n <= 160
+
+
+def test_metrics_histogram_is_cumulative():
+    metrics = Metrics()
+    for seconds in (0.0005, 0.003, 0.003, 7.0):
+        metrics.observe("POST", "/predict", 200, seconds)
+    text = metrics.render()
+    assert 'trainwright_request_duration_seconds_bucket{path="/predict",le="0.001"} 1' in text
+    assert 'trainwright_request_duration_seconds_bucket{path="/predict",le="0.005"} 3' in text
+    assert 'trainwright_request_duration_seconds_bucket{path="/predict",le="+Inf"} 4' in text
+    assert 'trainwright_request_duration_seconds_count{path="/predict"} 4' in text

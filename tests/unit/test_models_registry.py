@@ -1,0 +1,95 @@
+"""The registry: one explicit ordered list, specs that build scikit-learn estimators, clear unknown-name errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from trainwright.data import TaskKind
+from trainwright.exceptions import ConfigError
+from trainwright.models import REGISTRY, BuildContext, all_specs, get_spec, probabilities, resolve
+
+NAMES = ["dummy", "linear", "svm", "knn", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost",
+         "catboost"]
+
+
+def test_registry_is_the_ladder_simplest_first() -> None:
+    assert [s.name for s in REGISTRY] == NAMES
+    rungs = [s.rung for s in all_specs()]
+    assert rungs == sorted(rungs) and rungs[0] == 0
+    assert [s.name for s in all_specs() if s.is_baseline] == ["dummy"]
+    assert len({s.name for s in all_specs()}) == len(all_specs())
+
+
+def test_resolve_returns_ladder_order_whatever_was_asked() -> None:
+    assert [s.name for s in resolve(["lightgbm", "dummy", "linear"])] == ["dummy", "linear", "lightgbm"]
+    assert get_spec("knn").name == "knn"
+
+
+def test_unknown_names_reported_together_with_suggestion_and_valid_list() -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve(["lightgmb", "dummy", "nope"])
+    problems = info.value.problems
+    assert [p.message for p in problems] == ["unknown model 'lightgmb'", "unknown model 'nope'"]
+    assert "did you mean 'lightgbm'?" in (problems[0].fix or "")
+    assert all(name in (problems[1].fix or "") for name in NAMES)
+
+
+def test_params_defaults_scaling_and_overrides() -> None:
+    spec = get_spec("random_forest")
+    assert spec.params() == dict(spec.defaults)
+    assert spec.params(size_scale=0.5)["n_estimators"] == 150
+    assert spec.params(size_scale=0.01)["n_estimators"] == 10  # never below 10
+    assert spec.params({"n_estimators": 7, "min_samples_leaf": 3}, size_scale=2.0)["n_estimators"] == 7
+    assert get_spec("linear").params(size_scale=0.5) == dict(get_spec("linear").defaults)  # no ensemble to scale
+
+
+def test_gradient_boosters_early_stop_and_others_do_not() -> None:
+    stoppers = {s.name for s in all_specs() if s.early_stopping is not None}
+    assert stoppers == {"hist_gradient_boosting", "lightgbm", "xgboost", "catboost"}
+    for name in stoppers:
+        fixed = get_spec(name).early_stopping.fixed(get_spec(name).params(), 17)  # type: ignore[union-attr]
+        assert fixed["n_estimators"] == 17
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("task", list(TaskKind))
+def test_build_gives_a_clonable_unfitted_estimator_seeded(name: str, task: TaskKind) -> None:
+    spec = get_spec(name)
+    ctx = BuildContext(task=task, n_rows=500, n_classes=3 if task is TaskKind.MULTICLASS else 2, random_state=42, n_jobs=1)
+    est = spec.build(ctx, spec.params())
+    clone(est)  # hyperparameters only in __init__
+    assert hasattr(est, "fit")
+    assert hasattr(est, "predict_proba") == (task is not TaskKind.REGRESSION)
+    params = est.get_params()
+    seeds = [v for k, v in params.items() if k.endswith(("random_state", "random_seed")) and v is not None]
+    assert all(v == 42 for v in seeds), params  # randomness only via the one seed
+    if name not in {"dummy", "knn"} and not (name == "svm" and task is TaskKind.REGRESSION):
+        assert seeds, params
+
+
+def test_svm_kernel_switches_to_linear_on_large_data() -> None:
+    spec = get_spec("svm")
+    small = spec.build(BuildContext(TaskKind.BINARY, 1000, 2, 0), spec.params())
+    large = spec.build(BuildContext(TaskKind.BINARY, 100_000, 2, 0), spec.params())
+    assert type(small).__name__ == "SVC" and type(large).__name__ == "CalibratedClassifierCV"
+
+
+class _Fixed:
+    def __init__(self, proba: np.ndarray, classes: list[int]) -> None:
+        self.proba, self.classes_ = proba, np.asarray(classes)
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        return self.proba
+
+
+def test_probabilities_widen_unseen_classes_and_renormalise() -> None:
+    est = _Fixed(np.array([[0.25, 0.75], [1.0, 0.0]], dtype=np.float32), [0, 2])  # class 1 never seen in training
+    out = probabilities(est, None, 3)
+    np.testing.assert_allclose(out, [[0.25, 0.0, 0.75], [1.0, 0.0, 0.0]])
+    assert out.dtype == np.float64
+    drift = _Fixed(np.array([[0.3, 0.3000001], [0.0, 0.0]]), [0, 1])
+    out = probabilities(drift, None, 2)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-15)
+    np.testing.assert_allclose(out[1], [0.5, 0.5])  # all-zero row becomes uniform, not NaN

@@ -130,7 +130,8 @@ def in_process(bundle: Path, rows: list[dict], n: int) -> dict[str, float]:
 
 
 def start(cmd: list[str], workdir: Path) -> subprocess.Popen:
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
+    bindir = str(Path(sys.executable).parent)  # mlflow starts `uvicorn` by name: the venv's must be on PATH
+    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "PATH": f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = (workdir / f"{Path(cmd[0]).name}-{len(list(workdir.iterdir()))}.log").open("w")
     return subprocess.Popen(cmd, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -175,6 +176,7 @@ def main() -> int:
     results["trainwright"] = bench_server("trainwright serve", ours, f"http://127.0.0.1:{port}/health",
                                           f"http://127.0.0.1:{port}/predict", [json.dumps(r).encode() for r in rows],
                                           args, workdir)
+    print(json.dumps(results, indent=2), flush=True)
     from trainwright.bundle.pyfunc import save_pyfunc
 
     pyfunc = save_pyfunc(bundle, workdir / "pyfunc")

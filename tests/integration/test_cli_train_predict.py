@@ -28,9 +28,10 @@ class Case:
 
 CASES = {
     "titanic": Case("titanic", "survived", "binary", "roc_auc", None),  # missing age, categoricals
-    "credit_data": Case("credit_data", "Status", "binary", "roc_auc", "dummy,linear,lightgbm"),  # missing, categoricals
-    "penguins": Case("penguins", "species", "multiclass", "log_loss", "dummy,linear,lightgbm"),
-    "diabetes": Case("diabetes", "progression", "regression", "rmse", "dummy,linear,lightgbm"),
+    # fewer candidates on the others (every model on every task is the contract test's job)
+    "credit_data": Case("credit_data", "Status", "binary", "roc_auc", "dummy,lightgbm"),  # missing, categoricals
+    "penguins": Case("penguins", "species", "multiclass", "log_loss", "dummy,linear"),
+    "diabetes": Case("diabetes", "progression", "regression", "rmse", "dummy,linear"),
 }
 
 

@@ -83,7 +83,11 @@ def test_predict_one_and_many(server):
     expected = model.predict(frame)
     assert [p["prediction"] for p in many["predictions"]] == expected["prediction"].tolist()
     got = np.array([p["probabilities"]["survived"] for p in many["predictions"]])
-    np.testing.assert_allclose(got, expected["proba_survived"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got, expected["proba_survived"].to_numpy(), atol=1e-5)  # small requests: ONNX path
+    hundred = pd.read_csv(titanic_path()).sample(100, random_state=5)
+    big = client.post("/predict", json=_records(hundred)).json()  # more than 64 rows: the pipeline itself
+    exact = model.predict(hundred)["proba_survived"].to_numpy()
+    np.testing.assert_allclose([p["probabilities"]["survived"] for p in big["predictions"]], exact, rtol=1e-12)
 
 
 def test_malformed_requests_get_422_naming_the_field(server):
@@ -158,6 +162,7 @@ def test_drift_of_recent_requests_and_the_log(server):
     assert client.post("/predict", json=_records(shifted)).status_code == 200
     drift = client.get("/drift").json()
     assert drift["drifted"] and "age" in drift["drifted_columns"]
+    assert client.post("/predict", json={"age": "x"}).status_code == 422
     lines = (workdir / "requests.jsonl").read_text().splitlines()
     entries = [json.loads(line) for line in lines]
     scored = [e for e in entries if e.get("status") == 200]

@@ -18,6 +18,7 @@ from trainwright.training import Event
 from trainwright.workflow import TrainResult, prepare, train
 
 MODELS = ("dummy", "linear", "lightgbm")
+BUDGET = 3600  # generous: a time budget that runs out (slow, shared machine) legitimately skips CV, changing the board
 
 
 class RecordingTracker:
@@ -55,7 +56,7 @@ def penguins_run(runs: Path) -> tuple[TrainResult, list[Event], RecordingTracker
     events: list[Event] = []
     tracker = RecordingTracker()
     result = train(dataset_path("penguins"), "species", preset="quick", models=MODELS, output_dir=str(runs),
-                   on_event=events.append, tracker=tracker)
+                   time_budget=BUDGET, on_event=events.append, tracker=tracker)
     return result, events, tracker
 
 
@@ -113,7 +114,8 @@ def test_events_and_tracker(penguins_run: Any) -> None:
 
 def test_same_data_and_config_give_the_same_leaderboard(penguins_run: Any, runs: Path) -> None:
     first, _, _ = penguins_run
-    again = train(dataset_path("penguins"), "species", preset="quick", models=MODELS, output_dir=str(runs))
+    again = train(dataset_path("penguins"), "species", preset="quick", models=MODELS, output_dir=str(runs),
+                  time_budget=BUDGET)
     assert again.run_id != first.run_id
     assert again.split.fingerprint == first.split.fingerprint
     for a, b in zip(first.leaderboard.trials, again.leaderboard.trials, strict=True):

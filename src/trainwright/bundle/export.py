@@ -22,7 +22,7 @@ from trainwright.bundle.model import Model, atomic_output, load
 from trainwright.data import Role
 from trainwright.exceptions import BundleError, Problem
 
-__all__ = ["OnnxExport", "export_mlflow", "export_onnx", "onnx_inputs", "sample_rows"]
+__all__ = ["OnnxExport", "checked_session", "export_mlflow", "export_onnx", "onnx_inputs", "sample_rows"]
 
 ONNX_FILE = "model.onnx"
 TOLERANCE = 1e-5
@@ -136,6 +136,36 @@ def _onnx_output(model: Model, session: Any, X: pd.DataFrame) -> np.ndarray:
         proba = np.asarray(outputs[1], dtype=np.float64)
         return proba / proba.sum(axis=1, keepdims=True)
     return np.asarray(outputs[0], dtype=np.float64).ravel()
+
+
+def checked_session(model: Model, rows: pd.DataFrame | None = None, tolerance: float = TOLERANCE) -> Any:
+    """An onnxruntime session equal to the pipeline within ``tolerance`` on sample rows (with missing values and a
+    category never seen in training), or None when the pipeline does not convert or does not match."""
+    import onnxruntime as ort
+
+    try:
+        onx = _convert(model)
+    except BundleError:
+        return None
+    raw = (rows if rows is not None else sample_rows(model)).copy()
+    for col in model.schema.columns:
+        if col.role is Role.CATEGORICAL and col.name in raw.columns:
+            values = raw[col.name].astype(object)
+            values.iloc[::7] = "__never_seen_in_training__"
+            values.iloc[3::11] = None
+            raw[col.name] = values
+    X = model.prepare(raw)
+    expected = model.predict_proba_array(X) if model.task.is_classification else np.asarray(model.pipeline.predict(X), float)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(onx.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    try:
+        got = _onnx_output(model, session, X)
+    except Exception:
+        return None
+    ok = got.shape == expected.shape and float(np.max(np.abs(got - expected))) <= tolerance
+    return session if ok else None
 
 
 def export_onnx(bundle: str | Path | Model, output_dir: str | Path, *, rows: pd.DataFrame | None = None,

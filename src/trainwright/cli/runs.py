@@ -41,7 +41,8 @@ def runs_list(
         runs = list_runs(store, max_results=limit)
     table = Table(title=f"Runs in {store.uri}", title_justify="left")
     for col in ("id", "date", "dataset", "task", "chosen", "metric", "validation", "test", "status"):
-        table.add_column(col, justify="right" if col in {"validation", "test"} else "left", no_wrap=True)
+        table.add_column(col, justify="right" if col in {"validation", "test"} else "left", no_wrap=col == "id",
+                         min_width=22 if col == "id" else None, overflow="fold")
     for run in runs:
         tags, metrics = run.data.tags, run.data.metrics
         metric = tags.get("trainwright.metric", "")

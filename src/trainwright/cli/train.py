@@ -115,16 +115,17 @@ def train_command(
         listener.metric[0] = cfg.metric or ""
 
         def on_event(event: Any) -> None:
-            if not listener.metric[0]:
-                listener.metric[0] = next(iter(event.trial.val_scores), "") if event.trial and event.trial.ok else ""
-            if event.step == "cv" and event.stage == "start":
+            if event.step == "prepare":  # before any model is fitted: the task's metric and the audit's findings
+                listener.metric[0] = event.payload.task.metric
+                print_findings(event.payload.audit)
+                progress.update(task_id, description="climbing the ladder")
+            elif event.step == "cv" and event.stage == "start":
                 progress.update(task_id, description=f"cross-validating {event.spec.name}")
             elif event.step == "ladder":
                 listener(event)
 
         with surfaced_warnings():
             result = train(data, config=cfg, on_event=on_event)
-    print_findings(result.report_data.audit if result.report_data else None)
     _render(result)
 
 

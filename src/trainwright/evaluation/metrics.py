@@ -117,16 +117,40 @@ def score_all(y: np.ndarray, pred: np.ndarray, task: Task) -> dict[str, float]:
     return {m.name: score_one(m.name, y, pred, task) for m in METRICS.values() if task.kind in m.tasks}
 
 
+def _row_losses(name: str, y: np.ndarray, pred: np.ndarray, task: Task) -> np.ndarray | None:
+    """Per-row terms whose mean is the metric (RMSE: the mean before the square root), or None."""
+    if name == "log_loss":
+        eps = np.finfo(float).eps
+        return -np.log(np.clip(pred[np.arange(len(y)), y.astype(int)], eps, 1.0))
+    if name == "accuracy":
+        return (_labels(pred, task) == y).astype(float)
+    if name == "brier":
+        return (pred[:, _pos(task)] - _binary_y(y, task)) ** 2
+    if name in {"rmse", "mae"}:
+        diff = y.astype(float) - pred
+        return diff**2 if name == "rmse" else np.abs(diff)
+    return None
+
+
 def bootstrap_se(y: np.ndarray, pred: np.ndarray, task: Task, *, n_boot: int = 200, random_state: int = 0) -> float:
-    """Standard error of the task's metric by resampling rows (fewer resamples on large data)."""
+    """Standard error of the task's metric by resampling rows.
+
+    Metrics that are means of per-row terms are resampled in one vectorised step; the others call the metric per
+    resample (30 resamples above 20k rows, where the error is small anyway).
+    """
     y, pred = np.asarray(y), np.asarray(pred)
     n = len(y)
-    n_boot = n_boot if n <= 20_000 else 30
     rng = np.random.default_rng(random_state)
-    values = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, n, n)
-        values.append(score_one(task.metric, y[idx], pred[idx], task))
-    arr = np.asarray(values, dtype=float)
+    rows = _row_losses(task.metric, y, pred, task)
+    if rows is not None:
+        values = np.empty(n_boot)
+        for start in range(0, n_boot, 50):  # bounded memory: at most 50 x n indices at once
+            idx = rng.integers(0, n, (min(50, n_boot - start), n))
+            values[start:start + len(idx)] = rows[idx].mean(axis=1)
+        arr = np.sqrt(values) if task.metric == "rmse" else values
+    else:
+        n_boot = n_boot if n <= 20_000 else 30
+        arr = np.asarray([score_one(task.metric, y[idx], pred[idx], task)
+                          for idx in (rng.integers(0, n, n) for _ in range(n_boot))], dtype=float)
     arr = arr[~np.isnan(arr)]
     return float(np.std(arr, ddof=1)) if len(arr) > 1 else float("nan")

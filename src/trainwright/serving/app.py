@@ -28,8 +28,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from trainwright.bundle import Model, load
+from trainwright.data import coerce_frame
 from trainwright.data.drift import Thresholds, compare
 from trainwright.exceptions import TrainwrightError
 from trainwright.serving._metrics import OPEN_PATHS, Guard, Metrics
@@ -49,6 +51,8 @@ class ServeSettings:
     log_max_bytes: int = 10_000_000
     log_backups: int = 3
     recent_rows: int = 5_000
+    onnx: bool = True  # score small requests with a verified ONNX copy of the pipeline when there is one
+    onnx_max_rows: int = 64
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
@@ -75,24 +79,25 @@ class PredictResponse(BaseModel):
 
 
 class _Recent:
-    """The last ``max_rows`` scored rows (features and raw model output), for /drift."""
+    """The last ``max_rows`` scored records and raw model outputs, for /drift (coerced when /drift asks)."""
 
     def __init__(self, max_rows: int) -> None:
         self.max_rows = max_rows
-        self.parts: deque[tuple[pd.DataFrame, np.ndarray]] = deque()
+        self.parts: deque[tuple[list[dict[str, Any]], np.ndarray]] = deque()
         self.n = 0
 
-    def add(self, X: pd.DataFrame, raw: np.ndarray) -> None:
-        self.parts.append((X, raw))
-        self.n += len(X)
+    def add(self, rows: list[dict[str, Any]], raw: np.ndarray) -> None:
+        self.parts.append((rows, raw))
+        self.n += len(rows)
         while self.parts and self.n - len(self.parts[0][0]) >= self.max_rows:
             self.n -= len(self.parts.popleft()[0])
 
-    def frame(self) -> tuple[pd.DataFrame, np.ndarray | None]:
+    def frame(self, columns: list[str]) -> tuple[pd.DataFrame, np.ndarray | None]:
         if not self.parts:
-            return pd.DataFrame(), None
+            return pd.DataFrame(columns=columns), None
         parts = list(self.parts)
-        return pd.concat([p[0] for p in parts]).tail(self.max_rows), np.concatenate([p[1] for p in parts])[-self.max_rows:]
+        rows = [r for p in parts for r in p[0]][-self.max_rows:]
+        return pd.DataFrame.from_records(rows, columns=columns), np.concatenate([p[1] for p in parts])[-self.max_rows:]
 
 
 def _clean(value: Any) -> Any:
@@ -147,20 +152,24 @@ class _Service:
         self.logger = _request_logger(settings)
         self.name = str(model.metadata.get("model", "model"))
         self.classes = [str(c) for c in model.task.classes]
+        self.fast = None
+        if settings.onnx:
+            from trainwright.serving._fast import onnx_scorer
+
+            self.fast = onnx_scorer(model)
 
     def log(self, **entry: Any) -> None:
         if self.logger is not None:
             entry = {"time": datetime.now(UTC).isoformat(), **entry}
             self.logger.info(json.dumps(_clean(entry), default=str))
 
-    def respond(self, out: pd.DataFrame, raw: np.ndarray) -> tuple[dict[str, Any], list[Any]]:
-        labels = out["prediction"].tolist()
+    def respond(self, labels: list[Any], raw: np.ndarray) -> dict[str, Any]:
         if self.model.task.is_classification:
             rows = [{"prediction": label, "probabilities": dict(zip(self.classes, p, strict=True))}
                     for label, p in zip(labels, raw.tolist(), strict=True)]
         else:
             rows = [{"prediction": v} for v in labels]
-        return {"model": self.name, "n": len(rows), "predictions": rows}, labels
+        return {"model": self.name, "n": len(rows), "predictions": rows}
 
     async def predict(self, request: Any) -> Any:
         start = time.perf_counter()
@@ -170,12 +179,8 @@ class _Service:
             if len(body) > self.settings.max_body_bytes:
                 return _error(413, "request body too large", [{"field": "body", "type": "too_large", "problem": (
                     f"over the limit of {self.settings.max_body_bytes} bytes; send fewer rows per request")}])
-        try:
-            rows = self.requests.parse(bytes(body))
-            frame = pd.DataFrame.from_records(rows, columns=list(self.requests.columns))
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore")
-                out, X, raw = self.model.predict_detail(frame)
+        try:  # scoring runs in the thread pool: numpy, scikit-learn and LightGBM release the GIL
+            rows, labels, raw = await run_in_threadpool(self.score, bytes(body))
         except BodyError as exc:
             self.log(path="/predict", status=422, errors=exc.errors)
             return _error(422, "the request does not match the model's input", exc.errors)
@@ -186,12 +191,22 @@ class _Service:
             detail = [{"field": "body", "type": "unscorable", "problem": f"{type(exc).__name__}: {str(exc)[:200]}"}]
             self.log(path="/predict", status=422, errors=detail)
             return _error(422, "the model could not score these values", detail)
-        self.recent.add(X, raw)
+        self.recent.add(rows, raw)
         self.metrics.add_rows(len(rows))
-        payload, labels = self.respond(out, raw)
+        payload = self.respond(labels, raw)
         self.log(path="/predict", status=200, n=len(rows), latency_ms=round((time.perf_counter() - start) * 1e3, 3),
                  records=rows[:LOGGED_ROWS], predictions=labels[:LOGGED_ROWS])
         return JSONResponse(payload)
+
+    def score(self, body: bytes) -> tuple[list[dict[str, Any]], list[Any], np.ndarray]:
+        rows = self.requests.parse(body)
+        if self.fast is not None and len(rows) <= self.settings.onnx_max_rows:
+            raw = self.fast.raw(rows)
+            return rows, self.fast.labels(raw), raw
+        frame = pd.DataFrame.from_records(rows, columns=list(self.requests.columns))
+        with np.errstate(all="ignore"):
+            out, _, raw = self.model.predict_detail(frame)
+        return rows, out["prediction"].tolist(), raw
 
     def metadata(self) -> dict[str, Any]:
         meta = self.model.metadata
@@ -204,7 +219,8 @@ class _Service:
         profile = self.model.profile
         if profile is None:
             return {"available": False, "n_rows": self.recent.n, "notes": ["the bundle has no reference profile"]}
-        X, raw = self.recent.frame()
+        frame, raw = self.recent.frame(list(self.requests.columns))
+        X = coerce_frame(frame, self.model.schema, strict=False)
         report = compare(profile, X, pred=raw, task=self.model.task, thresholds=self.settings.thresholds)
         return _clean({"available": True, "window": self.settings.recent_rows, **report.to_dict()})
 

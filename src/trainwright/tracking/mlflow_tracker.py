@@ -240,8 +240,8 @@ def _http_limits() -> Iterator[None]:
     try:
         yield
     finally:
-        for k, v in old.items():
-            if v is None:
+        for k, previous in old.items():
+            if previous is None:
                 os.environ.pop(k, None)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,12 +20,14 @@ __all__ = ["Event", "climb", "cross_validate"]
 
 @dataclass(frozen=True)
 class Event:
-    """Progress: ``stage`` is start / done / skipped; ``trial`` is set when it ends."""
+    """Progress: ``stage`` is start / done / skipped; ``trial`` is set when it ends. ``step`` is prepare (``payload``
+    is the workflow's Prepared data, audit included, before any model is fitted), ladder, cv or seeds."""
 
     stage: str
-    spec: ModelSpec
+    spec: ModelSpec | None
     trial: Trial | None = None
     step: str = "ladder"
+    payload: Any = None
 
 
 Listener = Callable[[Event], None]

@@ -63,8 +63,11 @@ def _partitions(X: pd.DataFrame, y: np.ndarray, split: Split, cfg: Config, task:
     rows = np.concatenate([split.train, split.validation])
     Xr, yr = X.loc[rows], y[X.index.get_indexer(rows)]
     if len(rows) <= settings.cv_max_rows and n_folds >= 2:
-        parts = {s: (Xr, yr, cv_folds(replace(split, random_state=s), Xr.index, pd.Series(yr), n_folds=n_folds,
-                                      classification=task.is_classification)) for s in seeds}
+        parts: dict[int, tuple[pd.DataFrame, np.ndarray, Folds]] = {
+            s: (Xr, yr, cv_folds(replace(split, random_state=s), Xr.index, pd.Series(yr), n_folds=n_folds,
+                                 classification=task.is_classification))
+            for s in seeds
+        }
         return parts, f"{len(seeds)} seeds x {len(parts[seeds[0]][2])} folds"
     n_train = len(split.train)
     fixed = [(np.arange(n_train), np.arange(n_train, len(rows)))]

@@ -62,6 +62,18 @@ def test_field_errors_drop_union_tags():
                                             "type": "float_type"}]
 
 
+def test_onnx_fast_path_matches_the_pipeline(model):
+    fast, plain = build_app(model), build_app(model, ServeSettings(onnx=False))
+    assert fast.state.service.fast is not None and plain.state.service.fast is None
+    rows = [RECORD, {**RECORD, "sex": None, "age": None}, {**RECORD, "pclass": "9th", "sibsp": 3}, {**RECORD, "pclass": 1}]
+    expected = model.predict(pd.DataFrame(rows))
+    for app, tolerance in ((fast, 1e-5), (plain, 1e-12)):
+        body = _call(app, "POST", "/predict", json=rows).json()
+        assert [p["prediction"] for p in body["predictions"]] == expected["prediction"].tolist()
+        got = [p["probabilities"]["survived"] for p in body["predictions"]]
+        np.testing.assert_allclose(got, expected["proba_survived"], atol=tolerance, rtol=0)
+
+
 def test_predict_matches_the_model_and_logs(model, tmp_path):
     app = build_app(model, ServeSettings(log_path=tmp_path / "log" / "requests.jsonl", log_max_bytes=2000, log_backups=2))
     rows = [RECORD, {**RECORD, "sex": "male", "age": None}]
@@ -69,7 +81,7 @@ def test_predict_matches_the_model_and_logs(model, tmp_path):
     assert response.status_code == 200
     expected = model.predict(pd.DataFrame(rows))
     got = [p["probabilities"]["survived"] for p in response.json()["predictions"]]
-    np.testing.assert_allclose(got, expected["proba_survived"], rtol=1e-12)
+    np.testing.assert_allclose(got, expected["proba_survived"], atol=1e-5)
     for _ in range(30):  # the log rotates: bounded files
         _call(app, "POST", "/predict", json=RECORD)
     files = sorted(p.name for p in (tmp_path / "log").iterdir())

@@ -3,6 +3,8 @@
 Figures: single-row latency p50/p99 in process (Model.predict) and over HTTP (sequential, keep-alive), and the
 throughput of 16 concurrent clients sending a bounded number of single-row requests, for both servers on loopback
 ports, both one uvicorn worker. Targets: zero errors; HTTP p50 under 5 ms; throughput at least 2x MLflow's.
+"in_process" is Model.predict on a one-row DataFrame (the pipeline path); the server scores small requests with
+its verified ONNX copy of the pipeline (serving/_fast.py) and larger ones with the pipeline.
 
     .venv/bin/python bench/serve.py [--bundle runs/<id>/model] [--requests 2000] [--clients 16]
 """

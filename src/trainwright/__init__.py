@@ -36,7 +36,19 @@ def train(data: Any, target: str | None = None, **kwargs: Any) -> TrainResult:
     from trainwright.reporting import attach_run_report
     from trainwright.workflow import train as _train
 
-    return attach_run_report(_train(data, target, **kwargs))  # the run report: runs/<id>/report.{html,md,json}
+    result = attach_run_report(_train(data, target, **kwargs))  # the run report: runs/<id>/report.{html,md,json}
+    if result.report_path is not None and "tracker" not in kwargs:
+        _log_report(result)
+    return result
+
+
+def _log_report(result: TrainResult) -> None:
+    """The report is rendered after the workflow's tracker finished: add it to the same MLflow run."""
+    from trainwright.tracking import NullTracker, default_tracker
+    from trainwright.tracking.registry import attach_files
+
+    if not isinstance(default_tracker(result.config), NullTracker):
+        attach_files(result.run_id, sorted(result.run_dir.glob("report.*")), uri=result.config.tracking_uri)
 
 
 def audit(data: Any, target: str, **kwargs: Any) -> Any:

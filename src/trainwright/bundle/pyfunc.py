@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from trainwright.bundle.model import load
 from trainwright.lineage import package_version
 
@@ -31,9 +33,9 @@ class TrainwrightPyfunc:
             def load_context(self, context: Any) -> None:
                 self.model = load(context.artifacts["bundle"])
 
-            def predict(self, context: Any, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-                import pandas as pd
-
+            # MLflow reads these hints (pd.DataFrame is one it accepts without a warning); the bundle still checks
+            # and coerces the columns against its own schema.
+            def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
                 frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
                 return self.model.predict(frame)
 
@@ -61,7 +63,11 @@ def pyfunc_kwargs(bundle_dir: str | Path) -> dict[str, Any]:
 
 def save_pyfunc(bundle_dir: str | Path, path: str | Path) -> Path:
     """Write an MLflow pyfunc model directory at ``path`` wrapping the bundle."""
+    import warnings
+
     import mlflow.pyfunc
 
-    mlflow.pyfunc.save_model(str(path), **pyfunc_kwargs(bundle_dir))
+    with warnings.catch_warnings():  # MLflow's advice on predict's type hints: the bundle checks its own schema
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow\..*")
+        mlflow.pyfunc.save_model(str(path), **pyfunc_kwargs(bundle_dir))
     return Path(path)

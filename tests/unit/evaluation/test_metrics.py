@@ -160,3 +160,51 @@ def test_metric_must_fit_task() -> None:
     with pytest.raises(ConfigError):
         check_metric(multiclass)
     assert check_metric(infer_task(pd.Series(["a", "b"]), metric="mcc")).name == "mcc"
+
+
+# --- vectorised bootstrap paths: each resample must equal scikit-learn's metric on that resample ------------------
+
+
+def test_weighted_auc_equals_sklearn_on_each_resample_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from trainwright.evaluation.metrics import _resample_counts, _weighted_binary_auc
+
+    rng = np.random.default_rng(3)
+    n = 2000
+    y = rng.integers(0, 2, n)
+    score = np.round(y * 0.7 + rng.normal(size=n), 1)  # coarse rounding: many ties
+    idx = [rng.integers(0, n, n) for _ in range(6)]
+    weights = np.stack([np.bincount(i, minlength=n) for i in idx]).astype(float)
+    got = _weighted_binary_auc(y, score, weights)
+    want = [roc_auc_score(y[i], score[i]) for i in idx]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert _resample_counts(50, 4, rng).sum(axis=1).tolist() == [50.0] * 4
+
+
+@pytest.mark.parametrize("metric", ["log_loss", "accuracy"])
+def test_row_losses_average_to_the_sklearn_metric_multiclass(metric):
+    from trainwright.data import Task, TaskKind
+    from trainwright.evaluation.metrics import _row_losses, score_one
+
+    rng = np.random.default_rng(4)
+    proba = rng.dirichlet([1, 1, 1], 500)
+    y = rng.integers(0, 3, 500)
+    task = Task(TaskKind.MULTICLASS, "y", metric, classes=(0, 1, 2))
+    assert _row_losses(metric, y, proba, task).mean() == pytest.approx(score_one(metric, y, proba, task), abs=1e-12)
+
+
+def test_bootstrap_se_agrees_with_a_plain_resampling_loop():
+    from sklearn.metrics import roc_auc_score
+
+    from trainwright.data import Task, TaskKind
+    from trainwright.evaluation.metrics import bootstrap_se
+
+    rng = np.random.default_rng(5)
+    n = 3000
+    y = rng.integers(0, 2, n)
+    s = y * 0.8 + rng.normal(size=n)
+    proba = np.column_stack([1 - 1 / (1 + np.exp(-s)), 1 / (1 + np.exp(-s))])
+    task = Task(TaskKind.BINARY, "y", "roc_auc", classes=(0, 1), positive_label=1)
+    loop = np.std([roc_auc_score(y[i], s[i]) for i in (rng.integers(0, n, n) for _ in range(300))], ddof=1)
+    assert bootstrap_se(y, proba, task) == pytest.approx(loop, rel=0.25)  # two bootstraps of ~200: within 25%

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from trainwright.bundle.native import attach_native, detached, write_native_info
 from trainwright.exceptions import BundleError, Problem
 
 __all__ = ["BUNDLE_FORMAT", "PIPELINE_FILE", "TRUSTED_TYPES", "read_json", "read_pipeline", "verify_manifest", "write_bundle"]
@@ -32,9 +33,9 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "sklearn.model_selection._split.KFold",  # the seeded cross-fitting splitter of TargetEncoder
     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",  # k-nearest neighbours' index
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
-    "xgboost.core.Booster", "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",
-    "catboost.core.CatBoostClassifier", "catboost.core.CatBoostRegressor",
+    # boosters are not here: they travel in their native formats (bundle/native.py); only the wrappers stay
+    "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
+    "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",
     "trainwright.features.transformers.DatetimeFeatures",
     "trainwright.features.transformers.SkewedLog1p",
     "trainwright.features.transformers.TextSVD",
@@ -60,7 +61,10 @@ def write_bundle(directory: Path, pipeline: Any, documents: Mapping[str, Any]) -
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        sio.dump(pipeline, tmp / PIPELINE_FILE)
+        with detached(pipeline, tmp) as native:
+            sio.dump(pipeline, tmp / PIPELINE_FILE)
+        if native is not None:
+            write_native_info(tmp, native)
         for name, doc in documents.items():
             (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=str, allow_nan=True), encoding="utf-8")
         files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
@@ -107,7 +111,8 @@ def read_json(directory: Path, name: str) -> Any:
 
 
 def read_pipeline(directory: Path) -> Any:
-    """Load the skops pipeline after checking that it asks only for allowlisted types."""
+    """Load the skops pipeline after checking that it asks only for allowlisted types, then reattach a boosted
+    model from its native file (see bundle/native.py)."""
     import skops.io as sio
 
     path = Path(directory) / PIPELINE_FILE
@@ -121,6 +126,7 @@ def read_pipeline(directory: Path) -> Any:
             "bundle.untrusted_type", "type not allowed in a model bundle", column=t,
             fix="only bundles written by trainwright for supported model families load") for t in refused])
     try:
-        return sio.load(path, trusted=list(requested))
+        pipeline = sio.load(path, trusted=list(requested))
     except Exception as exc:
         raise BundleError(f"cannot load {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
+    return attach_native(pipeline, Path(directory))

@@ -39,6 +39,7 @@ browser:
 lint: test-install
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy src
 
 test: test-install browser lint
 	$(VENV)/bin/pytest -q

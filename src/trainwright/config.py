@@ -135,13 +135,14 @@ class Config(_Strict):
 def _known_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     for part in loc[:-1]:
-        field_info = current.model_fields.get(part) if isinstance(current, type) else None
+        fields: dict[str, Any] = getattr(current, "model_fields", {})
+        field_info = fields.get(part)
         annotation = getattr(field_info, "annotation", None)
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current = annotation
         else:
             return []
-    return list(current.model_fields) if isinstance(current, type) else []
+    return list(getattr(current, "model_fields", {}))
 
 
 def _problems(error: ValidationError) -> list[Problem]:

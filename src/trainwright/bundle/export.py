@@ -54,7 +54,9 @@ def sample_rows(model: Model, n: int = 256, random_state: int = 0) -> pd.DataFra
         else:
             cats = [c for c in (col.categories or {}) if c != "__other__"] or ["?"]
             values = rng.choice(np.asarray(cats, dtype=object), n)
-            data[col.name] = pd.Series(np.where(missing, None, values), dtype=object)
+            values = values.astype(object)
+            values[missing] = None
+            data[col.name] = pd.Series(values, dtype=object)
     return pd.DataFrame(data)
 
 

@@ -168,7 +168,8 @@ def _as_category_text(s: pd.Series) -> pd.Series:
     """Categorical values as strings, the same whether they arrive as 1, 1.0 or '1'."""
     if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
         arr = s.to_numpy(dtype=float, na_value=np.nan)
-        out = np.where(np.isnan(arr), None, arr).astype(object)
+        out = arr.astype(object)
+        out[np.isnan(arr)] = None
         mask = ~np.isnan(arr)
         out[mask] = [_category_str(float(v)) for v in arr[mask]]
         result = pd.Series(out, index=s.index, dtype=object)

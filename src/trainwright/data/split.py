@@ -156,8 +156,9 @@ def make_split(
     if groups is not None:
         g = groups.astype(str).to_numpy()
         contamination["groups_shared_train_test"] = len(np.intersect1d(g[in_train], g[part == 2]))
-    for col in [] if identifiers is None else identifiers.columns:
-        vals = identifiers[col].to_numpy()
+    id_frame = identifiers if identifiers is not None else pd.DataFrame(index=X.index)
+    for col in id_frame.columns:
+        vals = id_frame[col].to_numpy()
         contamination[f"identifier_{col}_shared_train_test"] = len(np.intersect1d(
             pd.unique(vals[in_train]), pd.unique(vals[part == 2])))
     return Split(train=train, validation=val, test=test, strategy=strategy, random_state=random_state,

@@ -24,7 +24,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         frame = pd.DataFrame(X)
-        parts = []
+        parts: list[np.ndarray] = []
         for c, with_hour in zip(frame.columns, self.with_hour_, strict=True):
             d = pd.to_datetime(frame[c])
             cols = [d.dt.year, d.dt.month, d.dt.day, d.dt.day_of_week]

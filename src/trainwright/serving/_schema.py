@@ -96,7 +96,7 @@ def request_models(schema: Schema) -> RequestModels:
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors as {field, problem, type}: ``field`` is the column name, with the row index in a list.
     The several errors of one union-typed field (a category may be a string, number or boolean) become one."""
-    grouped: dict[str, list[dict[str, Any]]] = {}
+    grouped: dict[str, list[Any]] = {}
     for err in exc.errors(include_url=False, include_input=False):
         loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _TYPE_TAGS)]
         field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[") or "body"

@@ -6,7 +6,7 @@ Classification inputs are encoded labels 0..K-1 and a probability matrix (n, K);
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,25 +132,29 @@ def _row_losses(name: str, y: np.ndarray, pred: np.ndarray, task: Task) -> np.nd
     return None
 
 
-def _weighted_binary_auc(positive: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """ROC-AUC of each row of ``weights`` (resample counts), ties counted half: the Mann-Whitney statistic."""
+def _weighted_binary_auc(positive: np.ndarray, score: np.ndarray, weights: Iterable[np.ndarray]) -> np.ndarray:
+    """ROC-AUC for each weight vector (resample counts), ties counted half: the Mann-Whitney statistic.
+
+    Weight vectors are consumed one at a time, so memory stays O(rows) whatever the number of resamples."""
     order = np.argsort(score, kind="stable")
     _, group = np.unique(score[order], return_inverse=True)
     pos = positive[order].astype(float)
-    w = weights[:, order]
     n_groups = int(group.max()) + 1
-    auc = np.empty(len(w))
-    for b in range(len(w)):
-        p = np.bincount(group, weights=w[b] * pos, minlength=n_groups)
-        q = np.bincount(group, weights=w[b] * (1 - pos), minlength=n_groups)
+    auc = []
+    for w in weights:
+        w_sorted = np.asarray(w, dtype=float)[order]
+        p = np.bincount(group, weights=w_sorted * pos, minlength=n_groups)
+        q = np.bincount(group, weights=w_sorted * (1 - pos), minlength=n_groups)
         below = np.cumsum(q) - q
         denom = p.sum() * q.sum()
-        auc[b] = float((p * (below + 0.5 * q)).sum() / denom) if denom > 0 else np.nan
-    return auc
+        auc.append(float((p * (below + 0.5 * q)).sum() / denom) if denom > 0 else np.nan)
+    return np.asarray(auc)
 
 
-def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    return np.stack([np.bincount(rng.integers(0, n, n), minlength=n) for _ in range(n_boot)]).astype(float)
+def _resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Counts of each row in ``n_boot`` bootstrap resamples, one vector at a time."""
+    for _ in range(n_boot):
+        yield np.bincount(rng.integers(0, n, n), minlength=n)
 
 
 def bootstrap_se(y: np.ndarray, pred: np.ndarray, task: Task, *, n_boot: int = 200, random_state: int = 0) -> float:
@@ -168,8 +172,8 @@ def bootstrap_se(y: np.ndarray, pred: np.ndarray, task: Task, *, n_boot: int = 2
         arr = _weighted_binary_auc(_binary_y(y, task), pred[:, _pos(task)], _resample_counts(n, n_boot, rng))
     elif rows is not None:
         values = np.empty(n_boot)
-        for start in range(0, n_boot, 50):  # bounded memory: at most 50 x n indices at once
-            idx = rng.integers(0, n, (min(50, n_boot - start), n))
+        for start in range(0, n_boot, 10):  # bounded memory: at most 10 x n indices at once
+            idx = rng.integers(0, n, (min(10, n_boot - start), n))
             values[start:start + len(idx)] = rows[idx].mean(axis=1)
         arr = np.sqrt(values) if task.metric == "rmse" else values
     else:

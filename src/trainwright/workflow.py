@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from trainwright.bundle import write_bundle
+from trainwright.bundle.pyfunc import pyfunc_kwargs
 from trainwright.config import Config, load_config
 from trainwright.data import (
     Role,
@@ -231,13 +232,13 @@ def _write_run(tmp: Path, result: TrainResult, prep: Prepared, pipeline: Any) ->
 def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config: Config | str | Path | None = None,
           on_event: Callable[[Event], None] | None = None, tracker: Tracker | None = None, **overrides: Any) -> TrainResult:
     """The whole workflow. ``config`` is a Config or a YAML path; keyword overrides win over it."""
+    if target is not None:
+        overrides["target"] = target
     if isinstance(config, Config):
-        cfg = config if target is None and not overrides else load_config(None, **{**config.to_dict(), **overrides, **({"target": target} if target else {})})
+        cfg = load_config(None, **{**config.to_dict(), **overrides}) if overrides else config
     else:
-        cfg = load_config(config, target=target, **overrides)
+        cfg = load_config(config, **overrides)
     notify = on_event or (lambda e: None)
-    from trainwright.bundle.pyfunc import pyfunc_kwargs
-
     tracker = tracker or default_tracker(cfg, model_kwargs=pyfunc_kwargs)
     getattr(tracker, "check", lambda: None)()  # an unusable store fails here, before any data or training
     timings: dict[str, float] = {}

@@ -52,21 +52,26 @@ def _render(result: Any) -> None:
         console.print(f"Report: {result.report_path}")
 
 
-def _progress_listener(progress: Any, task_id: Any) -> Any:
-    def on_event(event: Any) -> None:
-        label = f"{event.step}: {event.spec.name}"
-        if event.stage == "start":
-            progress.update(task_id, description=f"fitting {label}")
-        else:
-            progress.advance(task_id)
-            trial = event.trial
-            if trial is not None and event.step == "ladder":
-                detail = f"{trial.score(trial_metric[0]):.4f}" if trial.ok else trial.status
-                progress.console.print(f"  {trial.name:<24} {detail}", highlight=False)
+class _Progress:
+    """Turns the workflow's events into the progress bar, the audit's findings and one line per finished model."""
 
-    trial_metric: list[str] = [""]
-    on_event.metric = trial_metric  # type: ignore[attr-defined]
-    return on_event
+    def __init__(self, progress: Any, task_id: Any, print_findings: Any) -> None:
+        self.progress, self.task_id, self.print_findings = progress, task_id, print_findings
+        self.metric = ""
+
+    def __call__(self, event: Any) -> None:
+        if event.step == "prepare":  # before any model is fitted: the task's metric and the audit's findings
+            self.metric = event.payload.task.metric
+            self.print_findings(event.payload.audit)
+            self.progress.update(self.task_id, description="climbing the ladder")
+        elif event.stage == "start":
+            verb = "cross-validating" if event.step == "cv" else "fitting"
+            self.progress.update(self.task_id, description=f"{verb} {event.spec.name}")
+        elif event.step == "ladder":
+            self.progress.advance(self.task_id)
+            trial = event.trial
+            detail = f"{trial.score(self.metric):.4f}" if trial.ok else trial.status
+            self.progress.console.print(f"  {trial.name:<24} {detail}", highlight=False)
 
 
 def train_command(
@@ -111,21 +116,8 @@ def train_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task_id = progress.add_task("loading data", total=len(cfg.model_names))
-        listener = _progress_listener(progress, task_id)
-        listener.metric[0] = cfg.metric or ""
-
-        def on_event(event: Any) -> None:
-            if event.step == "prepare":  # before any model is fitted: the task's metric and the audit's findings
-                listener.metric[0] = event.payload.task.metric
-                print_findings(event.payload.audit)
-                progress.update(task_id, description="climbing the ladder")
-            elif event.step == "cv" and event.stage == "start":
-                progress.update(task_id, description=f"cross-validating {event.spec.name}")
-            elif event.step == "ladder":
-                listener(event)
-
         with surfaced_warnings():
-            result = train(data, config=cfg, on_event=on_event)
+            result = train(data, config=cfg, on_event=_Progress(progress, task_id, print_findings))
     _render(result)
 
 

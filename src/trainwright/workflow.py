@@ -38,6 +38,7 @@ from trainwright.data import (
     infer_task,
     load_table,
     make_split,
+    rows_of,
 )
 from trainwright.data.audit import audit_split, preflight, with_split_findings
 from trainwright.data.profile import build_profile
@@ -152,6 +153,14 @@ def _split(prep: Prepared, cfg: Config) -> Split:
     )
 
 
+def _ordered_by_part(prep: Prepared, split: Split) -> Prepared:
+    """Features and target reordered train, validation, test (rows in each part's own order), so that each part and
+    train+validation are slices of one frame, shared instead of copied by every fit (see ``rows_of``). Row labels are
+    kept, and every later step selects rows by label: the results are the same as with the file's order."""
+    pos = prep.X.index.get_indexer(np.concatenate([split.train, split.validation, split.test]))
+    return replace(prep, X=prep.X.iloc[pos], y=prep.y[pos])
+
+
 def _cv_candidates(trials: list[Trial], metric: str, top: int) -> list[Trial]:
     board = Leaderboard(tuple(trials), metric)
     ranked = [t for t in board.ranked() if t.ok and t.rung > 0]
@@ -166,7 +175,8 @@ def _with_cv(trials: list[Trial], prep: Prepared, split: Split, cfg: Config, dea
     rows = np.concatenate([split.train, split.validation])
     if len(rows) > settings.cv_max_rows or n_folds < 2:
         return trials
-    X, y = prep.X.loc[rows], prep.y[prep.X.index.get_indexer(rows)]
+    X, pos = rows_of(prep.X, rows)
+    y = prep.y[pos]
     folds = cv_folds(split, X.index, pd.Series(y), n_folds=n_folds, classification=prep.task.is_classification)
     updated = {t.name: t for t in trials}
     for trial in _cv_candidates(trials, prep.task.metric, settings.cv_top):
@@ -183,12 +193,11 @@ def _with_cv(trials: list[Trial], prep: Prepared, split: Split, cfg: Config, dea
 
 def _refit_and_test(prep: Prepared, split: Split, trial: Trial, cfg: Config) -> tuple[Any, dict[str, float], np.ndarray]:
     """Refit the chosen candidate on train+validation; score it once on the untouched test part."""
-    rows = np.concatenate([split.train, split.validation])
-    pos = prep.X.index.get_indexer(rows)
-    pipeline, _, _ = fit_pipeline(get_spec(trial.name), prep.schema, prep.task, prep.X.loc[rows], prep.y[pos],
+    X, pos = rows_of(prep.X, np.concatenate([split.train, split.validation]))
+    pipeline, _, _ = fit_pipeline(get_spec(trial.name), prep.schema, prep.task, X, prep.y[pos],
                                   trial.params, random_state=cfg.seed)
-    test_pos = prep.X.index.get_indexer(split.test)
-    pred = predict_matrix(pipeline, prep.X.loc[split.test], prep.task)
+    X_test, test_pos = rows_of(prep.X, split.test)
+    pred = predict_matrix(pipeline, X_test, prep.task)
     return pipeline, score_all(prep.y[test_pos], pred, prep.task), pred
 
 
@@ -214,7 +223,7 @@ def _write_run(tmp: Path, result: TrainResult, prep: Prepared, pipeline: Any) ->
                "cv": list(chosen.cv_scores)}
     documents = {"schema": prep.schema.to_dict(), "task": result.task.to_dict(), "metrics": metrics,
                  "split": result.split.manifest(), "config": result.config.to_dict(), "metadata": metadata}
-    train_X = prep.X.loc[result.split.train]  # reference profile for monitoring: the TRAIN part only
+    train_X, _ = rows_of(prep.X, result.split.train)  # reference profile for monitoring: the TRAIN part only
     documents["profile"] = build_profile(train_X, prep.schema, result.task, predict_matrix(pipeline, train_X, result.task),
                                          random_state=result.config.seed).to_dict()
     write_bundle(tmp / "model", pipeline, documents)
@@ -249,6 +258,7 @@ def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config:
     prep = replace(prep, audit=preflight(prep.frame, prep.task, prep.schema, force=cfg.force, source=prep.source,
                                          time_column=cfg.split.time_column, random_state=cfg.seed))
     split = _split(prep, cfg)
+    prep = _ordered_by_part(prep, split)
     prep = replace(prep, audit=with_split_findings(prep.audit, audit_split(prep.X, split)))
     timings["prepare_s"] = round(time.monotonic() - start, 3)
     notify(Event("done", None, step="prepare", payload=prep))
@@ -261,8 +271,10 @@ def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config:
         tmp = run_dir.with_name(f".{run_id}.partial")
         tmp.mkdir(parents=True)
         try:
+            notify(Event("start", None, step="bundle"))
             _write_run(tmp, result, prep, pipeline)
             os.replace(tmp, run_dir)
+            notify(Event("done", None, step="bundle"))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -279,8 +291,8 @@ def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config:
 def _fit_and_choose(prep: Prepared, split: Split, cfg: Config, specs: list[Any], deadline: float,
                     notify: Callable[[Event], None], timings: dict[str, float], run_id: str) -> tuple[TrainResult, Any]:
     t0 = time.monotonic()
-    tr, va = prep.X.index.get_indexer(split.train), prep.X.index.get_indexer(split.validation)
-    results = climb(specs, prep.schema, prep.task, prep.X.iloc[tr], prep.y[tr], prep.X.iloc[va], prep.y[va],
+    (X_train, tr), (X_val, va) = rows_of(prep.X, split.train), rows_of(prep.X, split.validation)
+    results = climb(specs, prep.schema, prep.task, X_train, prep.y[tr], X_val, prep.y[va],
                     deadline=deadline, random_state=cfg.seed, size_scale=cfg.preset_settings.n_estimators_scale,
                     on_event=notify)
     trials = [r.trial if isinstance(r, Fitted) else r for r in results]
@@ -295,14 +307,18 @@ def _fit_and_choose(prep: Prepared, split: Split, cfg: Config, specs: list[Any],
     board = Leaderboard(tuple(trials), prep.task.metric)
     choice = choose_with_seeds(board) if cfg.seeds > 1 else board.choose()
     t0 = time.monotonic()
+    notify(Event("start", None, step="refit"))
     pipeline, test_scores, test_pred = _refit_and_test(prep, split, board.get(choice.chosen), cfg)
     timings["refit_test_s"] = round(time.monotonic() - t0, 3)
+    notify(Event("done", None, step="refit"))
     result = TrainResult(run_id=run_id, run_dir=Path(), config=cfg, task=prep.task, schema=prep.schema, split=split,
                          leaderboard=board, choice=choice, test_scores=test_scores, bundle=Path(), notes=prep.notes,
                          timings=timings)
     t0 = time.monotonic()
+    notify(Event("start", None, step="analysis"))
     diagnosis, report_data = analyse(prep.X, prep.y, split, board, choice, pipeline, test_pred, prep.task, prep.schema,
                                      audit=prep.audit, deadline=deadline, random_state=cfg.seed, source=prep.source)
     timings["analysis_s"] = round(time.monotonic() - t0, 3)
+    notify(Event("done", None, step="analysis"))
     result = replace(result, diagnosis=diagnosis, report_data=report_data)
     return result, pipeline

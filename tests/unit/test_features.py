@@ -126,6 +126,52 @@ def test_skewed_log1p_against_scipy() -> None:
     np.testing.assert_array_equal(out[:, 1:], arr[:, 1:])
 
 
+def test_skewed_log1p_column_by_column_ignores_missing_and_leaves_input_alone() -> None:
+    from scipy.stats import skew
+
+    rng = np.random.default_rng(2)
+    arr = np.column_stack([rng.lognormal(0, 1.5, 400), rng.exponential(1, 400), np.full(400, np.nan)])
+    arr[::7, 0] = np.nan
+    before = arr.copy()
+    t = SkewedLog1p(threshold=1.5).fit(arr)
+    present = ~np.isnan(arr[:, 0])
+    expected = [i for i in range(2) if skew(arr[~np.isnan(arr[:, i]), i]) > 1.5]
+    assert t.log_columns_.tolist() == expected and 0 in expected  # an all-missing column is never logged
+    out = t.transform(arr)
+    np.testing.assert_array_equal(arr, before)  # a fresh array: the scaler after it may work in place
+    np.testing.assert_allclose(out[present, 0], np.log1p(arr[present, 0]))
+
+
+def test_float32_needs_give_a_float32_matrix_equal_to_the_float64_one(mixed: tuple[pd.DataFrame, np.ndarray]) -> None:
+    frame, _ = mixed
+    names64, X64 = _names(frame, FeatureNeeds(scale=True, one_hot=True))
+    names32, X32 = _names(frame, FeatureNeeds(scale=True, one_hot=True, float32=True))
+    assert names32 == names64 and X32.dtype == np.float32 and X64.dtype == np.float64
+    np.testing.assert_allclose(X32, X64, rtol=1e-6, atol=1e-6)  # scaled values near 1: float32 loses nothing useful
+    _, sparse32 = _names(frame[["note", "colour", "y"]], FeatureNeeds(scale=True, sparse=True, float32=True))
+    assert sparse.issparse(sparse32) and sparse32.dtype == np.float32
+
+
+def test_linear_and_knn_fit_float32_without_a_float64_copy(mixed: tuple[pd.DataFrame, np.ndarray]) -> None:
+    from trainwright.models import get_spec
+
+    frame, y = mixed
+    schema = infer_schema(frame, "y")
+    X = coerce_frame(frame, schema)
+    matrices = {name: build_preprocessor(schema, get_spec(name).needs, X).fit_transform(X, y) for name in ("linear", "knn")}
+    assert {name: m.dtype for name, m in matrices.items()} == {"linear": np.float32, "knn": np.float32}
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(max_iter=2000).fit(matrices["linear"], y)
+    assert model.coef_.dtype == np.float32  # scikit-learn kept float32: the matrix was not copied to float64
+
+
+def test_a_baseline_gets_no_matrix(mixed: tuple[pd.DataFrame, np.ndarray]) -> None:
+    frame, _ = mixed
+    names, Xt = _names(frame, FeatureNeeds(uses_features=False))
+    assert names == [] and Xt.shape == (len(frame), 0)
+
+
 def test_datetime_features_against_pandas() -> None:
     when = pd.DataFrame({"t": pd.to_datetime(["2024-02-29 13:30", "1999-12-31 00:00", None])})
     t = DatetimeFeatures().fit(when)

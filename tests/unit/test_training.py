@@ -118,3 +118,27 @@ def test_cross_validate_matches_a_manual_loop(data: Any, linear: Fitted) -> None
         expected.append(score_one("log_loss", y_tr[te], predict_matrix(pipe, X_tr.iloc[te], prep.task), prep.task))
     assert trial.cv_scores == pytest.approx(expected)
     assert trial.val_scores == fitted.trial.val_scores  # the rest of the trial is unchanged
+
+
+def test_train_scores_come_from_a_seeded_sample_above_the_row_limit(data: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trainwright.training.fit as fit
+
+    prep, X_tr, y_tr, X_va, y_va = data
+    spec = get_spec("linear")
+
+    def run(limit: int) -> dict[str, float]:
+        monkeypatch.setattr(fit, "TRAIN_SCORE_ROWS", limit)
+        result = fit.fit_candidate(spec, prep.schema, prep.task, X_tr, y_tr, X_va, y_va, params=spec.defaults,
+                                   random_state=0, n_jobs=1)
+        assert isinstance(result, Fitted)
+        return dict(result.trial.train_scores)
+
+    full = run(len(X_tr))
+    reference = score_one("log_loss", y_tr, predict_matrix(
+        fit_pipeline(spec, prep.schema, prep.task, X_tr, y_tr, spec.defaults, random_state=0, n_jobs=1)[0], X_tr,
+        prep.task), prep.task)
+    assert full["log_loss"] == pytest.approx(reference)  # at or under the limit: every train row
+    sampled, again = run(60), run(60)
+    assert sampled == again  # seeded: the same rows each time
+    assert sampled["log_loss"] != full["log_loss"]  # a different set of rows
+    assert sampled["accuracy"] > 0.9  # and still an estimate of the same model's fit on train

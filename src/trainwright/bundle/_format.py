@@ -36,6 +36,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     # boosters are not here: they travel in their native formats (bundle/native.py); only the wrappers stay
     "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
     "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",
+    "trainwright.features.transformers.AsFloat32",
     "trainwright.features.transformers.DatetimeFeatures",
     "trainwright.features.transformers.SkewedLog1p",
     "trainwright.features.transformers.TextSVD",

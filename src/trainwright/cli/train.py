@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
@@ -55,6 +55,9 @@ def _render(result: Any) -> None:
 class _Progress:
     """Turns the workflow's events into the progress bar, the audit's findings and one line per finished model."""
 
+    STEPS: ClassVar[dict[str, str]] = {"refit": "refitting the chosen model, testing it once", "analysis": "learning curve and importance",
+             "bundle": "writing the run and the model bundle"}
+
     def __init__(self, progress: Any, task_id: Any, print_findings: Any) -> None:
         self.progress, self.task_id, self.print_findings = progress, task_id, print_findings
         self.metric = ""
@@ -64,6 +67,8 @@ class _Progress:
             self.metric = event.payload.task.metric
             self.print_findings(event.payload.audit)
             self.progress.update(self.task_id, description="climbing the ladder")
+        elif event.stage == "start" and event.spec is None:
+            self.progress.update(self.task_id, description=self.STEPS.get(event.step, event.step))
         elif event.stage == "start":
             verb = "cross-validating" if event.step == "cv" else "fitting"
             self.progress.update(self.task_id, description=f"{verb} {event.spec.name}")

@@ -21,7 +21,7 @@ from trainwright.data import audit_checks as checks
 from trainwright.data.audit_checks import Finding
 from trainwright.data.load import load_table
 from trainwright.data.schema import Role, Schema, infer_schema
-from trainwright.data.split import Split, row_hashes
+from trainwright.data.split import Split, row_hashes, rows_of
 from trainwright.data.task import Task, infer_task
 from trainwright.data.validate import check_columns, check_target
 from trainwright.exceptions import DataError, Problem
@@ -32,6 +32,7 @@ __all__ = ["SEVERITIES", "AuditReport", "Finding", "FixResult", "apply_fixes", "
 SEVERITIES = ("blocking", "warning", "info")
 SAMPLE_ROWS = 20_000  # leakage, correlation and outlier checks read at most this many rows
 NEAR_TWIN_DECIMALS = 2  # numbers rounded to 0.01 standard deviations decide "near-identical"
+HASH_CHUNK_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -169,19 +170,23 @@ def _label_issues(frame: pd.DataFrame, task: Task, schema: Schema, model: str, r
                     rule="cleanlab.filter.find_label_issues on out-of-fold predicted probabilities")]
 
 
+def _near_hashes(part: pd.DataFrame, numeric: list[str], scale: pd.Series) -> np.ndarray:
+    """Row hashes with numbers rounded to 0.01 sd, a chunk of rows at a time (no rounded copy of the whole part)."""
+    out = np.empty(len(part), dtype=np.uint64)
+    for start in range(0, len(part), HASH_CHUNK_ROWS):
+        chunk = part.iloc[start:start + HASH_CHUNK_ROWS].copy()
+        chunk[numeric] = (chunk[numeric] / scale).round(NEAR_TWIN_DECIMALS)
+        out[start:start + len(chunk)] = row_hashes(chunk)
+    return out
+
+
 def audit_split(X: pd.DataFrame, split: Split) -> list[Finding]:
     """Test rows with an identical or near-identical twin (numbers rounded to 0.01 sd) among training rows."""
-    train = X.loc[np.concatenate([split.train, split.validation])]
-    test = X.loc[split.test]
+    train, _ = rows_of(X, np.concatenate([split.train, split.validation]))
+    test, _ = rows_of(X, split.test)
     numeric = [c for c in X.columns if pd.api.types.is_numeric_dtype(X[c])]
-    scale = train[numeric].std().replace(0, 1).fillna(1)
-
-    def rounded(part: pd.DataFrame) -> pd.DataFrame:
-        out = part.copy()
-        out[numeric] = (part[numeric] / scale).round(NEAR_TWIN_DECIMALS)
-        return out
-
-    train_near, test_near = row_hashes(rounded(train)), row_hashes(rounded(test))
+    scale = pd.Series({c: train[c].std() for c in numeric}, dtype=float).replace(0, 1).fillna(1)
+    train_near, test_near = _near_hashes(train, numeric, scale), _near_hashes(test, numeric, scale)
     near = np.isin(test_near, train_near)
     exact = np.zeros(len(test), dtype=bool)  # identical rows also round alike: look only among near twins
     if near.any():

@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 
 from trainwright.exceptions import DataError, Problem
 
-__all__ = ["Split", "cv_folds", "make_split", "row_hashes"]
+__all__ = ["Split", "cv_folds", "make_split", "row_hashes", "rows_of"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,20 @@ class Split:
             "sizes": self.sizes, "n_rows_with_twins": self.n_rows_with_twins, "contamination": self.contamination,
             "rows": {"train": self.train.tolist(), "validation": self.validation.tolist(), "test": self.test.tolist()},
         }
+
+
+def rows_of(X: pd.DataFrame, labels: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The rows with these labels, in this order, and their positions in ``X``.
+
+    When the labels are a contiguous run of ``X`` (as after the workflow orders ``X`` by part) the rows come back as a
+    slice, which pandas shares with ``X`` instead of copying: at 1M rows a copied train part is ~110 MB.
+    """
+    pos = X.index.get_indexer(labels)
+    if (pos < 0).any():
+        raise KeyError(f"{int((pos < 0).sum())} row labels are not in the frame (first: {labels[pos < 0][0]!r})")
+    if len(pos) and pos[-1] - pos[0] == len(pos) - 1 and np.array_equal(pos, np.arange(pos[0], pos[0] + len(pos))):
+        return X.iloc[pos[0]:pos[0] + len(pos)], pos
+    return X.iloc[pos], pos
 
 
 def row_hashes(X: pd.DataFrame) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -13,7 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
 from trainwright.data import Role, Schema
-from trainwright.features.transformers import DatetimeFeatures, SkewedLog1p, TextSVD
+from trainwright.features.transformers import AsFloat32, DatetimeFeatures, SkewedLog1p, TextSVD
 
 __all__ = ["HIGH_CARDINALITY", "FeatureNeeds", "build_preprocessor"]
 
@@ -29,6 +30,13 @@ class FeatureNeeds:
     one_hot: bool = True  # one-hot low-cardinality categoricals; else ordinal codes
     handles_missing: bool = False  # NaN may reach the model
     sparse: bool = False  # a sparse matrix may reach the model (TF-IDF kept sparse)
+    float32: bool = False  # the model computes in float32 without copying (scaled blocks only: values near 1)
+    uses_features: bool = True  # False for baselines that ignore X: no preprocessing at all, no matrix
+
+
+def _scaled(needs: FeatureNeeds) -> list[object]:
+    """The end of a block that is scaled. SkewedLog1p always returns a fresh array, so the scaler may work in place."""
+    return [StandardScaler(copy=False), AsFloat32()] if needs.float32 else [StandardScaler(copy=False)]
 
 
 def _numeric(needs: FeatureNeeds) -> Pipeline | str:
@@ -36,12 +44,20 @@ def _numeric(needs: FeatureNeeds) -> Pipeline | str:
     if not needs.handles_missing or needs.scale:
         steps.append(SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
     if needs.scale:
-        steps += [SkewedLog1p(), StandardScaler()]
+        steps += [SkewedLog1p(), *_scaled(needs)]
     return make_pipeline(*steps) if steps else "passthrough"
+
+
+def _then_scaled(needs: FeatureNeeds, steps: list[object]) -> list[object]:
+    """A block whose last step builds a fresh array: scale it (in place) when the model needs it."""
+    return steps + _scaled(needs) if needs.scale else steps
 
 
 def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFrame, random_state: int = 0) -> ColumnTransformer:
     """A ColumnTransformer for ``schema``'s feature columns; cardinality is read from ``X_train``."""
+    if not needs.uses_features:  # an (n, 0) matrix: a baseline needs the row count, nothing else
+        return ColumnTransformer([], remainder="drop")
+    dtype = np.float32 if needs.float32 else np.float64
     numeric = schema.names(Role.NUMERIC)
     categorical = schema.names(Role.CATEGORICAL)
     low = [c for c in categorical if X_train[c].nunique() <= HIGH_CARDINALITY]
@@ -52,28 +68,27 @@ def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFram
     if low:
         impute = SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY)
         if needs.one_hot:
-            encoder: object = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=needs.sparse)
+            encoder: object = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=5, sparse_output=needs.sparse,
+                                    dtype=dtype)
         else:
             encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
         transformers.append(("cat", make_pipeline(impute, encoder), low))
     if high:
-        steps = [SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY), TargetEncoder(cv=KFold(5, shuffle=True, random_state=random_state))]
-        if needs.scale:
-            steps.append(StandardScaler())
+        steps = _then_scaled(needs, [SimpleImputer(strategy="constant", fill_value=MISSING_CATEGORY),
+                                     TargetEncoder(cv=KFold(5, shuffle=True, random_state=random_state))])
         transformers.append(("cat_high", make_pipeline(*steps), high))
     dates = schema.names(Role.DATETIME)
     if dates:
-        steps = [DatetimeFeatures(), SimpleImputer(strategy="median", keep_empty_features=True)]
-        if needs.scale:
-            steps.append(StandardScaler())
+        steps = _then_scaled(needs, [DatetimeFeatures(), SimpleImputer(strategy="median", keep_empty_features=True)])
         transformers.append(("date", make_pipeline(*steps), dates))
     for col in schema.names(Role.TEXT):
         if needs.sparse:
-            text: object = TfidfVectorizer(max_features=20_000, ngram_range=(1, 2), sublinear_tf=True, min_df=2)
+            text: object = TfidfVectorizer(max_features=20_000, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
+                                           dtype=dtype)
         else:
             text = TextSVD(random_state=random_state)
             if needs.scale:
-                text = make_pipeline(text, StandardScaler())
+                text = make_pipeline(text, *_scaled(needs))
         transformers.append((f"text_{col}", text, col))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.3 if needs.sparse else 0.0,
                              verbose_feature_names_out=True)

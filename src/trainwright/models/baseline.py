@@ -21,7 +21,7 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
 
 
 DUMMY = ModelSpec(
-    name="dummy", family="baseline", rung=0, build=_build, needs=FeatureNeeds(handles_missing=True),
+    name="dummy", family="baseline", rung=0, build=_build, needs=FeatureNeeds(uses_features=False),
     defaults={"classification_strategy": "prior", "regression_strategy": "mean"}, relative_cost=0.05,
     tags=frozenset({"baseline"}), description="predicts the class frequencies or the mean",
 )

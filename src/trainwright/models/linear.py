@@ -21,7 +21,7 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
 
 
 LINEAR = ModelSpec(
-    name="linear", family="linear", rung=1, build=_build, needs=FeatureNeeds(scale=True, sparse=True),
+    name="linear", family="linear", rung=1, build=_build, needs=FeatureNeeds(scale=True, sparse=True, float32=True),
     defaults={"C": 1.0, "alpha": 1.0, "max_iter": 2000},
     search_space={"C": ("log", 1e-3, 1e2), "alpha": ("log", 1e-3, 1e3)}, relative_cost=1.0,
     description="logistic regression (L2) or ridge regression",

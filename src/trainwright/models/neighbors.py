@@ -21,7 +21,7 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
 
 
 KNN = ModelSpec(
-    name="knn", family="neighbors", rung=3, build=_build, needs=FeatureNeeds(scale=True),
+    name="knn", family="neighbors", rung=3, build=_build, needs=FeatureNeeds(scale=True, float32=True),
     defaults={"n_neighbors": 15, "weights": "distance"}, search_space={"n_neighbors": ("int", 3, 50)},
     max_rows=50_000, relative_cost=2.0, description="k-nearest neighbours, distance-weighted",
 )

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainwright.data import Schema, Split, Task
+from trainwright.data import Schema, Split, Task, rows_of
 from trainwright.evaluation.diagnosis import Diagnosis, diagnose
 from trainwright.evaluation.importance import Importance, permutation_importance, shap_importance
 from trainwright.evaluation.leaderboard import Choice, Leaderboard
@@ -43,16 +43,16 @@ def analyse(X: pd.DataFrame, y: np.ndarray, split: Split, board: Leaderboard, ch
             source: str = "") -> tuple[Diagnosis, ReportData]:
     """Learning curve (within the time left), diagnosis and report data for the chosen model."""
     trial = board.get(choice.chosen)
-    tr, va, te = (X.index.get_indexer(rows) for rows in (split.train, split.validation, split.test))
+    (X_tr, tr), (X_va, va), (X_te, te) = (rows_of(X, rows) for rows in (split.train, split.validation, split.test))
     curve = None
     if trial.rung > 0:
-        curve = learning_curve(get_spec(trial.name), schema, task, X.iloc[tr], y[tr], X.iloc[va], y[va], trial.params,
+        curve = learning_curve(get_spec(trial.name), schema, task, X_tr, y[tr], X_va, y[va], trial.params,
                                deadline=deadline,
                                full_fit_seconds=trial.fit_seconds, random_state=random_state,
                                full_scores=(trial.train_scores[task.metric], trial.score(task.metric)))
     suspects = tuple(c for f in (audit.findings if audit else ()) if f.code.startswith("leakage.") for c in f.columns)
     diagnosis = diagnose(board, choice.chosen, n_validation=len(va), learning_curve=curve, leakage_suspects=suspects)
-    importance = _importance(pipeline, X.iloc[te], y[te], task, random_state)
+    importance = _importance(pipeline, X_te, y[te], task, random_state)
     data = ReportData(y_test=np.asarray(y[te]), test_pred=np.asarray(test_pred), audit=audit, importance=importance,
                       source=source)
     return diagnosis, data

@@ -21,7 +21,8 @@ __all__ = ["Event", "climb", "cross_validate"]
 @dataclass(frozen=True)
 class Event:
     """Progress: ``stage`` is start / done / skipped; ``trial`` is set when it ends. ``step`` is prepare (``payload``
-    is the workflow's Prepared data, audit included, before any model is fitted), ladder, cv or seeds."""
+    is the workflow's Prepared data, audit included, before any model is fitted), ladder, cv or seeds (with a
+    ``spec``), then refit (the chosen model on train+validation, scored once on test), analysis and bundle (no spec)."""
 
     stage: str
     spec: ModelSpec | None

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from trainwright.config import Config
-from trainwright.data import Schema, Split, Task, cv_folds
+from trainwright.data import Schema, Split, Task, cv_folds, rows_of
 from trainwright.evaluation import Choice, Leaderboard, Trial, score_one
 from trainwright.models import ModelSpec, get_spec
 from trainwright.training.fit import fit_pipeline, predict_matrix
@@ -61,7 +61,8 @@ def _partitions(X: pd.DataFrame, y: np.ndarray, split: Split, cfg: Config, task:
     settings = cfg.preset_settings
     n_folds = cfg.cv_folds or settings.cv_folds
     rows = np.concatenate([split.train, split.validation])
-    Xr, yr = X.loc[rows], y[X.index.get_indexer(rows)]
+    Xr, pos = rows_of(X, rows)
+    yr = y[pos]
     if len(rows) <= settings.cv_max_rows and n_folds >= 2:
         parts: dict[int, tuple[pd.DataFrame, np.ndarray, Folds]] = {
             s: (Xr, yr, cv_folds(replace(split, random_state=s), Xr.index, pd.Series(yr), n_folds=n_folds,

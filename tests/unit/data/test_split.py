@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import dataset_path
-from trainwright.data import Split, cv_folds, make_split, row_hashes
+from trainwright.data import Split, cv_folds, make_split, row_hashes, rows_of
 
 
 @pytest.fixture(scope="module")
@@ -183,3 +183,15 @@ def test_cv_folds_time_are_forward() -> None:
     folds = cv_folds(split, X.loc[rows].index, y.loc[rows], n_folds=3, classification=False)
     for train_pos, test_pos in folds:
         assert train_pos.max() < test_pos.min()
+
+
+def test_rows_of_shares_a_contiguous_run_and_copies_otherwise() -> None:
+    X = pd.DataFrame({"a": np.arange(10.0), "b": pd.Categorical(list("xyxyxyxyxy"))}, index=np.arange(100, 110))
+    run, pos = rows_of(X, np.array([103, 104, 105]))
+    assert pos.tolist() == [3, 4, 5] and run.index.tolist() == [103, 104, 105]
+    assert np.shares_memory(run["a"].to_numpy(), X["a"].to_numpy())  # a slice: no copy
+    picked, pos = rows_of(X, np.array([105, 101]))
+    assert pos.tolist() == [5, 1] and picked["a"].tolist() == [5.0, 1.0]  # any order, by label
+    assert not np.shares_memory(picked["a"].to_numpy(), X["a"].to_numpy())
+    with pytest.raises(KeyError, match="1 row labels are not in the frame"):
+        rows_of(X, np.array([101, 7]))

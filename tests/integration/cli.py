@@ -12,10 +12,11 @@ EXE = ROOT / ".venv" / "bin" / "trainwright"
 
 
 def run_cli(*args: object, cwd: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """``trainwright ARGS`` in ``cwd``; wide terminal so the leaderboard is not cut; no MLflow store."""
+    """``trainwright ARGS`` in ``cwd``, output piped as in a CI log (no COLUMNS: the CLI's own width for piped output
+    applies); no MLflow store."""
     command = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "trainwright"]
-    env = {**os.environ, "COLUMNS": "200", "TRAINWRIGHT_TRACKING": "0", "MLFLOW_DISABLE_TELEMETRY": "true",
-           "PYTHONWARNINGS": "ignore"}
+    env = {**{k: v for k, v in os.environ.items() if k != "COLUMNS"}, "TRAINWRIGHT_TRACKING": "0",
+           "MLFLOW_DISABLE_TELEMETRY": "true", "PYTHONWARNINGS": "ignore"}
     return subprocess.run([*command, *map(str, args)], cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)
 

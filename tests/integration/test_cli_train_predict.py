@@ -65,10 +65,11 @@ def test_train_exits_cleanly_and_prints_leaderboard_and_test(trained: Trained) -
     assert "Traceback" not in trained.stderr
     out = trained.stdout
     metric = trained.case.metric
-    assert f"Leaderboard ({metric}, validation part)" in out
+    assert f"Leaderboard: {metric} on the validation part" in out
+    assert re.search(r"model +rung +val +train +cv mean ± sd +fit s +ms/1k rows +size KB +note", out)  # every column
     models = trained.case.models.split(",") if trained.case.models else PRESETS["quick"].models
     for name in models:
-        assert re.search(rf"│ {name}\b", out), name  # a row per candidate in the table
+        assert re.search(rf"^ *{name}\b", out, re.MULTILINE), name  # a row per candidate in the table
     test = re.search(rf"Test \(touched once, after the choice\): {metric} = (-?[\d.]+)", out)
     assert test, out[-2000:]
     summary = json.loads((trained.run_dir / "run.json").read_text())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +14,10 @@ from trainwright.exceptions import TrainwrightError
 
 __all__ = ["console", "err_console", "print_error", "surfaced_warnings"]
 
-console = Console()
+# Output that goes to a file or a pipe has no width to follow: Rich would assume 80 columns and fold the leaderboard.
+# 120 fits every column of it; COLUMNS, when set, still wins.
+_PIPED_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 120
+console = Console(width=_PIPED_WIDTH)
 err_console = Console(stderr=True)
 
 

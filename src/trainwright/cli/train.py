@@ -15,14 +15,23 @@ def _split_names(value: str | None) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in value.split(",") if n.strip()) if value else None
 
 
+# the leaderboard's columns, most needed first; the last ones are left out of a narrow terminal (the run's
+# leaderboard.csv and report have them all)
+_COLUMNS = ("model", "rung", "val", "train", "cv mean ± sd", "fit s", "ms/1k rows", "size KB", "note")
+_NARROW = {90: 6, 110: 8}  # console width under the key: show only that many columns
+
+
 def _render(result: Any) -> None:
+    from rich import box
     from rich.table import Table
 
     from trainwright.cli._console import console
 
     metric = result.task.metric
-    table = Table(title=f"Leaderboard ({metric}, validation part)", title_justify="left")
-    for col in ("model", "rung", f"val {metric}", f"train {metric}", "cv mean ± sd", "fit s", "ms/1k rows", "size KB", "note"):
+    shown = next((n for width, n in sorted(_NARROW.items()) if console.width < width), len(_COLUMNS))
+    table = Table(title=f"Leaderboard: {metric} on the validation part",
+                  title_justify="left", box=box.SIMPLE_HEAD)
+    for col in _COLUMNS[:shown]:
         table.add_column(col, justify="left" if col in {"model", "note"} else "right",
                          overflow="ellipsis" if col == "note" else "fold", no_wrap=col != "note", max_width=40 if col == "note" else None)
     frame = result.leaderboard.to_frame()
@@ -33,10 +42,14 @@ def _render(result: Any) -> None:
     for _, row in frame.iterrows():
         name = f"[bold green]{row['model']} ✓[/]" if row["model"] == result.choice.chosen else row["model"]
         cv = f"{fmt(row['cv_mean'])} ± {fmt(row['cv_std'])}" if not math.isnan(row["cv_mean"]) else ""
-        table.add_row(name, str(row["rung"]), fmt(row[f"val_{metric}"]), fmt(row[f"train_{metric}"]), cv,
-                      fmt(row["fit_s"], 2), fmt(row["predict_ms_per_1k"], 2), fmt(row["size_kb"], 1),
-                      row["status"] if row["status"] != "ok" else (row["note"][:60] if row["note"] else ""))
+        cells = (name, str(row["rung"]), fmt(row[f"val_{metric}"]), fmt(row[f"train_{metric}"]), cv,
+                 fmt(row["fit_s"], 2), fmt(row["predict_ms_per_1k"], 2), fmt(row["size_kb"], 1),
+                 row["status"] if row["status"] != "ok" else (row["note"][:60] if row["note"] else ""))
+        table.add_row(*cells[:shown])
     console.print(table)
+    if shown < len(_COLUMNS):
+        console.print(f"[dim]({', '.join(_COLUMNS[shown:])}: in {result.run_dir / 'leaderboard.csv'}, or widen the "
+                      "terminal)[/]", soft_wrap=True)
     for _, row in frame[frame["seed_std"].notna()].iterrows():  # --seeds N: mean and spread per candidate
         console.print(f"seeds: {row['model']} {metric} {row['seed_mean']:.4f} ± {row['seed_std']:.4f} "
                       f"({str(row['note']).split('; ')[-1]})", highlight=False)

@@ -149,3 +149,23 @@ def test_predict_with_a_missing_bundle(tmp_path: Path) -> None:
     (tmp_path / "new.csv").write_text("a\n1\n")
     proc = run_cli("predict", tmp_path / "no-model", tmp_path / "new.csv", "-o", tmp_path / "out.csv", cwd=tmp_path)
     assert_clean_failure(proc, 4, "no model bundle", "runs/<id>/model")
+
+
+@pytest.mark.parametrize("args", [
+    ("train", "nowhere.csv", "--target", "y"),
+    ("audit", "nowhere.csv", "--target", "y"),
+    ("predict", "no-model", "nowhere.csv", "-o", "out.csv"),
+    ("monitor", "no-model", "nowhere.csv"),
+])
+def test_a_mistyped_path_is_refused_before_the_heavy_imports(tmp_path: Path, args: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from trainwright.cli import main; rc = main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'lightgbm') if m in sys.modules); "
+            "print('exit', rc, 'heavy', heavy)")
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True, check=False,
+                          timeout=120)
+    assert "error:" in proc.stderr and ("nowhere.csv" in proc.stderr or "no-model" in proc.stderr), proc.stderr
+    assert proc.stdout.split()[:2] == ["exit", "2" if args[0] in {"train", "audit"} else "4"], proc.stdout
+    assert proc.stdout.strip().endswith("heavy []"), proc.stdout  # refused at once, not after seconds of imports

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from trainwright.bundle.native import attach_native, detached, write_native_info
-from trainwright.exceptions import BundleError, Problem
+from trainwright.exceptions import BundleError, Problem, check_bundle_dir
 
 __all__ = ["BUNDLE_FORMAT", "PIPELINE_FILE", "TRUSTED_TYPES", "read_json", "read_pipeline", "verify_manifest", "write_bundle"]
 
@@ -81,9 +81,7 @@ def write_bundle(directory: Path, pipeline: Any, documents: Mapping[str, Any]) -
 def verify_manifest(directory: Path) -> dict[str, str]:
     """Every file the manifest names exists with the same SHA-256; no unlisted files. Returns name -> hash."""
     directory = Path(directory)
-    if not directory.is_dir():
-        raise BundleError(f"no model bundle at {directory}", [Problem("bundle.missing", "not a directory",
-                                                                        fix="pass the runs/<id>/model directory")])
+    check_bundle_dir(directory)
     try:
         manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
         files: dict[str, str] = manifest["files"]

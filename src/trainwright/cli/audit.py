@@ -40,9 +40,11 @@ def audit_command(
     seed: Annotated[int, typer.Option(help="random_state for sampling and the split")] = 0,
 ) -> None:
     """Check DATA before training: duplicates, label noise, leakage, column problems, imbalance, drift, twins."""
+    from trainwright.exceptions import ConfigError, Problem, check_data_file
+
+    check_data_file(data)  # a mistyped path is refused before seconds of imports
     import trainwright
     from trainwright.cli._console import console
-    from trainwright.exceptions import ConfigError, Problem
 
     if label_model not in {"logistic", "lightgbm"}:
         raise ConfigError("unknown --label-model", [Problem("config.invalid", f"'{label_model}'", fix="use logistic or lightgbm")])

@@ -44,6 +44,10 @@ def monitor_command(
         "drift-report"),
 ) -> None:
     """Report drift of DATA against BUNDLE's reference profile; exit code 6 when drift crosses a threshold."""
+    from trainwright.exceptions import check_bundle_dir, check_data_file
+
+    check_bundle_dir(bundle)  # mistyped paths are refused before seconds of imports
+    check_data_file(data)
     from trainwright.cli._console import console, surfaced_warnings
     from trainwright.data.drift import Thresholds
     from trainwright.monitoring import gate, monitor, write_reports

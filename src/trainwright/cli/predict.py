@@ -18,6 +18,10 @@ def predict_command(
     chunksize: Annotated[int, typer.Option(help="rows per chunk (memory stays bounded)")] = 100_000,
 ) -> None:
     """Write predictions (and class probabilities) for every row of DATA."""
+    from trainwright.exceptions import check_bundle_dir, check_data_file
+
+    check_bundle_dir(bundle)  # mistyped paths are refused before seconds of imports
+    check_data_file(data)
     from trainwright.bundle import load
     from trainwright.cli._console import console, surfaced_warnings
 

@@ -114,6 +114,9 @@ def train_command(
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="do not log this run to MLflow")] = False,
 ) -> None:
     """Train the ladder on DATA and save the chosen model."""
+    from trainwright.exceptions import check_data_file
+
+    check_data_file(data)  # a mistyped path is refused before seconds of imports
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from trainwright import train  # the root's train also writes the run report

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from trainwright.exceptions import DataError, Problem
+from trainwright.exceptions import DataError, Problem, check_data_file
 
 __all__ = ["file_fingerprint", "frame_fingerprint", "iter_table", "load_table", "sniff_csv"]
 
@@ -57,19 +57,10 @@ def sniff_csv(path: Path) -> tuple[str, str]:
     return delimiter, encoding
 
 
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"data file not found: {path}", [Problem("data.missing", f"no file at {path}", fix="check the path")])
-    if path.is_dir():
-        raise DataError(f"{path} is a folder", [Problem("data.not_a_file", "expected a CSV, Parquet or JSON Lines file", fix="name a file")])
-    if path.stat().st_size == 0:
-        raise DataError(f"data file is empty: {path}", [Problem("data.empty", "the file has 0 bytes", fix="check the export that wrote it")])
-
-
 def load_table(path: str | Path) -> pd.DataFrame:
     """Load a whole table; every failure is a DataError naming the file and the fix."""
     path = Path(path)
-    _check_file(path)
+    check_data_file(path)
     suffix = path.suffix.lower()
     try:
         if suffix in _PARQUET:
@@ -93,7 +84,7 @@ def load_table(path: str | Path) -> pd.DataFrame:
 def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFrame]:
     """Stream a table in chunks (CSV/TSV and JSON Lines stream; Parquet by row group)."""
     path = Path(path)
-    _check_file(path)
+    check_data_file(path)
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
         import pyarrow.parquet as pq

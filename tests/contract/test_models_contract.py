@@ -161,3 +161,21 @@ def test_beats_the_dummy_baseline(name: str, kind: TaskKind) -> None:
     sign = 1 if get_metric(metric).greater_is_better else -1
     ours, base = c.fitted.trial.score(metric), dummy.fitted.trial.score(metric)
     assert sign * ours > sign * base, f"{name} {metric} {ours:.4f} does not beat dummy {base:.4f}"
+
+
+@pytest.mark.parametrize("kind", [TaskKind.BINARY, TaskKind.MULTICLASS, TaskKind.REGRESSION])
+def test_the_linear_svm_form_also_survives_a_bundle_round_trip(kind: TaskKind, tmp_path: Path) -> None:
+    """Above KERNEL_MAX_ROWS the SVM is a calibrated LinearSVC (or LinearSVR): its types must be on the allowlist too."""
+    prep, split = _data(kind)
+    spec = get_spec("svm")
+    tr, va = (prep.X.index.get_indexer(rows) for rows in (split.train, split.validation))
+    fitted = fit_candidate(spec, prep.schema, prep.task, prep.X.iloc[tr], prep.y[tr], prep.X.iloc[va], prep.y[va],
+                           params=spec.params({"kernel": "linear"}), random_state=SEED, n_jobs=1)
+    assert isinstance(fitted, Fitted), fitted
+    assert "Linear" in type(getattr(fitted.pipeline[-1], "estimator", fitted.pipeline[-1])).__name__
+    documents = {"schema": prep.schema.to_dict(), "task": prep.task.to_dict(), "metadata": {"model": "svm"},
+                 "metrics": {"validation": dict(fitted.trial.val_scores)}}
+    model = load(write_bundle(tmp_path / "model", fitted.pipeline, documents))
+    out = model.predict(prep.frame.loc[split.validation])
+    columns = [f"proba_{k}" for k in prep.task.classes] if prep.task.is_classification else ["prediction"]
+    np.testing.assert_array_equal(out[columns].to_numpy().squeeze(), fitted.val_pred)

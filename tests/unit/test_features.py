@@ -187,3 +187,14 @@ def test_text_svd_is_dense_and_seeded() -> None:
     b = TextSVD(n_components=16, random_state=0).fit(text.to_numpy()).transform(text.to_numpy())
     assert a.shape == (300, 16)
     np.testing.assert_allclose(a, b, atol=1e-8)
+
+
+def test_text_reaches_xgboost_as_svd_and_lightgbm_as_sparse_tfidf(mixed: tuple[pd.DataFrame, np.ndarray]) -> None:
+    from trainwright.models import get_spec
+
+    frame, _ = mixed
+    text_only = frame[["note", "colour", "y"]]
+    names, Xt = _names(text_only, get_spec("xgboost").needs)  # hist scans every column: wide TF-IDF is too slow
+    assert not sparse.issparse(Xt) and any(n.startswith("text_note__svd") for n in names)
+    names, Xt = _names(text_only, get_spec("lightgbm").needs)
+    assert sparse.issparse(Xt) and "text_note__good" in names

@@ -73,7 +73,24 @@ def test_svm_kernel_switches_to_linear_on_large_data() -> None:
     spec = get_spec("svm")
     small = spec.build(BuildContext(TaskKind.BINARY, 1000, 2, 0), spec.params())
     large = spec.build(BuildContext(TaskKind.BINARY, 100_000, 2, 0), spec.params())
-    assert type(small).__name__ == "SVC" and type(large).__name__ == "CalibratedClassifierCV"
+    assert type(small).__name__ == type(large).__name__ == "CalibratedClassifierCV"  # Platt-scaled probabilities
+    assert type(small.estimator).__name__ == "SVC" and small.estimator.kernel == "rbf" and not small.ensemble
+    assert type(large.estimator).__name__ == "LinearSVC"
+
+
+def test_svm_uses_no_deprecated_scikit_learn_parameter() -> None:
+    import warnings
+
+    from sklearn.datasets import load_iris
+
+    X, y = load_iris(return_X_y=True)
+    spec = get_spec("svm")
+    for n_rows in (150, 100_000):  # kernel and linear forms
+        model = spec.build(BuildContext(TaskKind.MULTICLASS, n_rows, 3, 0), spec.params())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # a FutureWarning / DeprecationWarning fails here
+            proba = model.fit(X, y).predict_proba(X)
+        np.testing.assert_allclose(proba.sum(axis=1), 1.0)
 
 
 class _Fixed:

@@ -33,6 +33,7 @@ TRUSTED_TYPES: frozenset[str] = frozenset({
     "sklearn.model_selection._split.KFold",  # the seeded cross-fitting splitter of TargetEncoder
     "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",  # k-nearest neighbours' index
     "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",  # the SVM's Platt scaling
     # boosters are not here: they travel in their native formats (bundle/native.py); only the wrappers stay
     "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
     "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",

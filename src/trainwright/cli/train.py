@@ -33,7 +33,7 @@ def _render(result: Any) -> None:
                   title_justify="left", box=box.SIMPLE_HEAD)
     for col in _COLUMNS[:shown]:
         table.add_column(col, justify="left" if col in {"model", "note"} else "right",
-                         overflow="ellipsis" if col == "note" else "fold", no_wrap=col != "note", max_width=40 if col == "note" else None)
+                         overflow="ellipsis" if col == "note" else "fold", no_wrap=True, max_width=40 if col == "note" else None)
     frame = result.leaderboard.to_frame()
 
     def fmt(v: float, d: int = 4) -> str:

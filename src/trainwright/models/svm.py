@@ -25,7 +25,10 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
         return SVR(C=params["C"], kernel=kernel, gamma="scale")
     if kernel == "linear":
         return CalibratedClassifierCV(LinearSVC(C=params["C"], dual="auto", max_iter=5000, random_state=ctx.random_state), cv=3)
-    return SVC(C=params["C"], kernel=kernel, gamma="scale", probability=True, random_state=ctx.random_state)
+    # Platt scaling on cross-validated decision values, then one SVC on all rows: what SVC(probability=True) did,
+    # in the form scikit-learn 1.9 asks for (the parameter is deprecated, to be removed in 1.11)
+    return CalibratedClassifierCV(SVC(C=params["C"], kernel=kernel, gamma="scale", random_state=ctx.random_state),
+                                  method="sigmoid", cv=5, ensemble=False)
 
 
 SVM = ModelSpec(

@@ -157,8 +157,8 @@ def _ordered_by_part(prep: Prepared, split: Split) -> Prepared:
     """Features and target reordered train, validation, test (rows in each part's own order), so that each part and
     train+validation are slices of one frame, shared instead of copied by every fit (see ``rows_of``). Row labels are
     kept, and every later step selects rows by label: the results are the same as with the file's order."""
-    pos = prep.X.index.get_indexer(np.concatenate([split.train, split.validation, split.test]))
-    return replace(prep, X=prep.X.iloc[pos], y=prep.y[pos])
+    X, pos = rows_of(prep.X, np.concatenate([split.train, split.validation, split.test]))
+    return replace(prep, X=X, y=prep.y[pos])
 
 
 def _cv_candidates(trials: list[Trial], metric: str, top: int) -> list[Trial]:

@@ -68,8 +68,11 @@ def _render(result: Any) -> None:
 class _Progress:
     """Turns the workflow's events into the progress bar, the audit's findings and one line per finished model."""
 
-    STEPS: ClassVar[dict[str, str]] = {"refit": "refitting the chosen model, testing it once", "analysis": "learning curve and importance",
-             "bundle": "writing the run and the model bundle"}
+    STEPS: ClassVar[dict[str, str]] = {
+        "refit": "refitting the chosen model, testing it once",
+        "analysis": "learning curve and importance",
+        "bundle": "writing the run and the model bundle",
+    }
 
     def __init__(self, progress: Any, task_id: Any, print_findings: Any) -> None:
         self.progress, self.task_id, self.print_findings = progress, task_id, print_findings

@@ -35,7 +35,8 @@ class FeatureNeeds:
 
 
 def _scaled(needs: FeatureNeeds) -> list[object]:
-    """The end of a block that is scaled. SkewedLog1p always returns a fresh array, so the scaler may work in place."""
+    """The end of a block that is scaled. Every step placed before it (SkewedLog1p, TargetEncoder, the imputers,
+    TextSVD) returns a fresh array, so the scaler may work in place."""
     return [StandardScaler(copy=False), AsFloat32()] if needs.float32 else [StandardScaler(copy=False)]
 
 

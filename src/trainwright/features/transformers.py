@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -44,7 +44,7 @@ class DatetimeFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(names, dtype=object)
 
 
-class SkewedLog1p(TransformerMixin, BaseEstimator):
+class SkewedLog1p(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """log1p on columns that are non-negative and heavily right-skewed (skewness above ``threshold``)."""
 
     def __init__(self, threshold: float = 2.0) -> None:
@@ -73,13 +73,8 @@ class SkewedLog1p(TransformerMixin, BaseEstimator):
             arr[:, self.log_columns_] = np.log1p(np.clip(arr[:, self.log_columns_], 0, None))
         return arr
 
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        if input_features is None:
-            input_features = [f"x{i}" for i in range(self.n_features_in_)]
-        return np.asarray(input_features, dtype=object)
 
-
-class AsFloat32(TransformerMixin, BaseEstimator):
+class AsFloat32(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """The last step of a scaled block: values near 1 lose nothing a model can use in float32, and the matrix
     the ColumnTransformer stacks for a linear model or k-NN is half the size (its largest allocation)."""
 
@@ -89,11 +84,6 @@ class AsFloat32(TransformerMixin, BaseEstimator):
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return np.asarray(X, dtype=np.float32)
-
-    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        if input_features is None:
-            input_features = [f"x{i}" for i in range(self.n_features_in_)]
-        return np.asarray(input_features, dtype=object)
 
 
 class TextSVD(TransformerMixin, BaseEstimator):

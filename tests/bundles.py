@@ -35,11 +35,11 @@ def quick_bundle(output_dir: Path, model: str = "lightgbm", n_estimators: int = 
 
     from trainwright.bundle import write_bundle
     from trainwright.config import load_config
-    from trainwright.data.profile import build_profile
+    from trainwright.drift import build_profile
     from trainwright.evaluation import score_all
     from trainwright.lineage import lineage
     from trainwright.models import get_spec
-    from trainwright.training import fit_pipeline, predict_matrix
+    from trainwright.training import FitContext, fit_pipeline, predict_matrix
     from trainwright.workflow import prepare
 
     cfg = load_config(None, target="survived", preset="quick", tracking=False)
@@ -48,7 +48,8 @@ def quick_bundle(output_dir: Path, model: str = "lightgbm", n_estimators: int = 
     train, test = order[: int(0.8 * len(order))], order[int(0.8 * len(order)):]
     spec = get_spec(model)
     params = {**spec.defaults, "n_estimators": n_estimators} if "n_estimators" in spec.defaults else dict(spec.defaults)
-    pipeline, _, _ = fit_pipeline(spec, prep.schema, prep.task, prep.X.iloc[train], prep.y[train], params, random_state=0, n_jobs=1)
+    ctx = FitContext(prep.schema, prep.task, random_state=0, n_jobs=1)
+    pipeline, _, _ = fit_pipeline(spec, ctx, prep.X.iloc[train], prep.y[train], params)
     X_train = prep.X.iloc[train]
     scores = score_all(prep.y[test], predict_matrix(pipeline, prep.X.iloc[test], prep.task), prep.task)
     documents = {

@@ -28,27 +28,23 @@ __all__ = [
     "BundleError", "ConfigError", "DataError", "GateFailed", "SchemaMismatchError", "TrackingError", "TrainingError",
     "TrainwrightError", "audit", "load", "train",
 ]
-__version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "__version__":  # from the package metadata, the one place the version is written
+        from trainwright.lineage import package_version
+
+        return package_version("trainwright") or "unknown"
+    raise AttributeError(name)
 
 
 def train(data: Any, target: str | None = None, **kwargs: Any) -> TrainResult:
-    """Run the whole workflow; see ``trainwright.workflow.train``."""
-    from trainwright.reporting import attach_run_report
+    """Run the whole workflow and write its report; see ``trainwright.workflow.train``."""
+    from trainwright.reporting import ReportWriter
     from trainwright.workflow import train as _train
 
-    result = attach_run_report(_train(data, target, **kwargs))  # the run report: runs/<id>/report.{html,md,json}
-    if result.report_path is not None and "tracker" not in kwargs:
-        _log_report(result)
-    return result
-
-
-def _log_report(result: TrainResult) -> None:
-    """The report is rendered after the workflow's tracker finished: add it to the same MLflow run."""
-    from trainwright.tracking import NullTracker, default_tracker
-    from trainwright.tracking.registry import attach_files
-
-    if not isinstance(default_tracker(result.config), NullTracker):
-        attach_files(result.run_id, sorted(result.run_dir.glob("report.*")), uri=result.config.tracking_uri)
+    listeners = (*kwargs.pop("listeners", ()), ReportWriter())  # the run report: runs/<id>/report.{html,md,json}
+    return _train(data, target, listeners=listeners, **kwargs)
 
 
 def audit(data: Any, target: str, **kwargs: Any) -> Any:

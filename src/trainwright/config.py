@@ -115,6 +115,17 @@ class Config(_Strict):
     tracking_uri: str | None = None
     force: bool = False
 
+    @model_validator(mode="after")
+    def _some_model_left(self) -> Config:
+        if not self.model_names:
+            names = self.models if self.models is not None else PRESETS[self.preset].models
+            source = "models (--models)" if self.models is not None else f"preset '{self.preset}'"
+            excluded = ", ".join(self.exclude_models)
+            removed = f" and exclude_models (--exclude) removes {excluded}" if excluded else ""
+            raise ValueError(f"no model left to train: {source} lists {', '.join(names) or 'none'}{removed}; "
+                             "keep at least one")
+        return self
+
     @property
     def preset_settings(self) -> PresetSettings:
         return PRESETS[self.preset]
@@ -156,7 +167,7 @@ def _problems(error: ValidationError) -> list[Problem]:
             problems.append(Problem("config.unknown_key", f"unknown key '{key}'", fix=fix))
         else:
             msg = item["msg"].removeprefix("Value error, ")
-            problems.append(Problem("config.invalid", f"'{key}': {msg}", fix=None))
+            problems.append(Problem("config.invalid", f"'{key}': {msg}" if loc else msg, fix=None))
     return problems
 
 

@@ -1,6 +1,21 @@
 """One exception tree. Each subclass maps to one CLI exit code and one HTTP status.
 
 A user's mistake is reported as one line per problem (``problems``) with the fix; no traceback.
+
+Exit codes, the same for every command (the README's tour has the same table)::
+
+    0    success; audit: no blocking finding; compare: the challenger is not worse; monitor: no drift
+    1    unexpected error: a bug, shown with its traceback (TrainwrightError itself)
+    2    usage or bad input (ConfigError, DataError, SchemaMismatchError, and the CLI's usage errors):
+         unknown option, missing argument, a value of the wrong type or out of range, an invalid config, an
+         output path refused (an input of the command, a folder, unwritable); data that cannot be used as given
+         (file missing or unreadable, target absent or infinite, columns the model needs), and an audit with a
+         blocking finding
+    3    training (TrainingError): no candidate could be trained
+    4    model bundle (BundleError): missing, altered, unsafe or unreadable
+    5    experiment store (TrackingError): the MLflow store cannot be used
+    6    a gate failed (GateFailed): compare found the challenger significantly worse, monitor found drift
+    130  interrupted (Ctrl+C)
 """
 
 from __future__ import annotations
@@ -10,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "EXIT_INTERRUPTED",
+    "EXIT_USAGE",
     "BundleError",
     "ConfigError",
     "DataError",
@@ -22,6 +39,10 @@ __all__ = [
     "check_bundle_dir",
     "check_data_file",
 ]
+
+
+EXIT_USAGE = 2  # also the code of ConfigError and DataError: the command line or its input is wrong
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl+C
 
 
 @dataclass(frozen=True)
@@ -64,16 +85,16 @@ class TrainwrightError(Exception):
 
 
 class ConfigError(TrainwrightError):
-    """The configuration (file or flags) is invalid."""
+    """The configuration (file or flags) is invalid, or an output path is refused."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
     http_status = 400
 
 
 class DataError(TrainwrightError):
-    """The data cannot be used as given: file, target, classes, columns."""
+    """The data cannot be used as given: file, target, classes, columns; an audit's blocking finding."""
 
-    exit_code = 2
+    exit_code = EXIT_USAGE
     http_status = 422
 
 

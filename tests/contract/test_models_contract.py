@@ -18,10 +18,10 @@ import pytest
 from tests.conftest import dataset_path
 from trainwright.bundle import load, write_bundle
 from trainwright.config import load_config
-from trainwright.data import Split, TaskKind, make_split
+from trainwright.data import Split, TaskKind, holdout_plan, make_split
 from trainwright.evaluation import get_metric, score_one
 from trainwright.models import ModelSpec, all_specs, get_spec
-from trainwright.training import Fitted, fit_candidate, fit_pipeline, predict_matrix
+from trainwright.training import FitContext, Fitted, fit_candidate, fit_pipeline, predict_matrix
 from trainwright.workflow import Prepared, prepare
 
 SEED = 0
@@ -68,10 +68,16 @@ def _params(spec: ModelSpec) -> dict[str, Any]:
     return spec.params({"n_estimators": 50} if "n_estimators" in spec.defaults else None)
 
 
-def _fit(spec: ModelSpec, prep: Prepared, split: Split) -> Fitted:
+def _context(prep: Prepared) -> FitContext:
+    return FitContext(prep.schema, prep.task, random_state=SEED, n_jobs=1)
+
+
+def _fit(spec: ModelSpec, prep: Prepared, split: Split, params: dict[str, Any] | None = None) -> Fitted:
+    """fit_candidate on train then validation rows: the hold-out fold the ladder fits (early stopping on validation)."""
     pos_tr, pos_va = prep.X.index.get_indexer(split.train), prep.X.index.get_indexer(split.validation)
-    result = fit_candidate(spec, prep.schema, prep.task, prep.X.iloc[pos_tr], prep.y[pos_tr], prep.X.iloc[pos_va],
-                           prep.y[pos_va], params=_params(spec), random_state=SEED, n_jobs=1)
+    X, y = prep.X.iloc[np.concatenate([pos_tr, pos_va])], prep.y[np.concatenate([pos_tr, pos_va])]
+    result = fit_candidate(spec, params or _params(spec), X, y, holdout_plan(len(pos_tr), len(pos_va), seed=SEED),
+                           _context(prep))
     assert isinstance(result, Fitted), f"{spec.name} failed: {result.message}"
     return result
 
@@ -129,8 +135,8 @@ def test_probabilities_are_a_distribution(name: str, kind: TaskKind) -> None:
 def test_refit_with_same_seed_is_identical(name: str, kind: TaskKind) -> None:
     c = case(name, kind)
     (X_tr, y_tr), (X_val, y_val) = c.part(c.split.train), c.part(c.split.validation)
-    pipeline, best, _ = fit_pipeline(c.spec, c.prep.schema, c.prep.task, X_tr, y_tr, _params(c.spec), random_state=SEED,
-                                     n_jobs=1, X_val=X_val, y_val=y_val)  # the same path fit_candidate takes
+    pipeline, best, _ = fit_pipeline(c.spec, _context(c.prep), X_tr, y_tr, _params(c.spec), random_state=SEED,
+                                     X_val=X_val, y_val=y_val)  # the same path fit_candidate takes
     np.testing.assert_array_equal(predict_matrix(pipeline, X_val, c.prep.task), c.fitted.val_pred)
     assert best == c.fitted.trial.best_iteration
 
@@ -168,10 +174,7 @@ def test_the_linear_svm_form_also_survives_a_bundle_round_trip(kind: TaskKind, t
     """Above KERNEL_MAX_ROWS the SVM is a calibrated LinearSVC (or LinearSVR): its types must be on the allowlist too."""
     prep, split = _data(kind)
     spec = get_spec("svm")
-    tr, va = (prep.X.index.get_indexer(rows) for rows in (split.train, split.validation))
-    fitted = fit_candidate(spec, prep.schema, prep.task, prep.X.iloc[tr], prep.y[tr], prep.X.iloc[va], prep.y[va],
-                           params=spec.params({"kernel": "linear"}), random_state=SEED, n_jobs=1)
-    assert isinstance(fitted, Fitted), fitted
+    fitted = _fit(spec, prep, split, spec.params({"kernel": "linear"}))
     assert "Linear" in type(getattr(fitted.pipeline[-1], "estimator", fitted.pipeline[-1])).__name__
     documents = {"schema": prep.schema.to_dict(), "task": prep.task.to_dict(), "metadata": {"model": "svm"},
                  "metrics": {"validation": dict(fitted.trial.val_scores)}}

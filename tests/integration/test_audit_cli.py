@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.unit.audit.test_audit import planted
+from tests.unit.hygiene.test_audit import planted
 from trainwright.cli import main
 
 

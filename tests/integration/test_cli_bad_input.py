@@ -169,3 +169,100 @@ def test_a_mistyped_path_is_refused_before_the_heavy_imports(tmp_path: Path, arg
     assert "error:" in proc.stderr and ("nowhere.csv" in proc.stderr or "no-model" in proc.stderr), proc.stderr
     assert proc.stdout.split()[:2] == ["exit", "2" if args[0] in {"train", "audit"} else "4"], proc.stdout
     assert proc.stdout.strip().endswith("heavy []"), proc.stdout  # refused at once, not after seconds of imports
+
+
+# --- exit codes: one table (README, trainwright.exceptions) ------------------------------------------------------------
+
+def test_infinite_regression_target_is_bad_input(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=200), "b": rng.normal(size=200)}).assign(y=lambda f: 2 * f["a"] + 1)
+    frame.loc[[17, 40], "y"] = [np.inf, -np.inf]
+    frame.to_csv(tmp_path / "inf.csv", index=False)
+    assert_clean_failure(_train(tmp_path, tmp_path / "inf.csv", "y"), 2, "target.not_finite", "[y]", "first at row 17")
+
+
+def test_every_model_excluded_is_a_config_error(tmp_path: Path) -> None:
+    proc = run_cli("train", dataset_path("penguins"), "--target", "species", "--preset", "quick",
+                   "--exclude", "dummy,linear,lightgbm", cwd=tmp_path)
+    assert_clean_failure(proc, 2, "no model left to train", "--exclude")
+
+
+def test_audit_with_a_blocking_finding_exits_2_and_says_so_last(tmp_path: Path, capsys) -> None:
+    from trainwright.cli import main
+
+    frame = pd.read_csv(dataset_path("iris"))
+    frame["species_code"] = frame["species"].map({"setosa": 0, "versicolor": 1, "virginica": 2})  # a target copy
+    frame.to_csv(tmp_path / "leaky.csv", index=False)
+    assert main(["audit", str(tmp_path / "leaky.csv"), "--target", "species", "-o", str(tmp_path / "r")]) == 2
+    captured = capsys.readouterr()
+    assert "leakage.target_copy" in (tmp_path / "r" / "leaky.audit.json").read_text()  # the report is still written
+    last = captured.err.strip().splitlines()[-1]
+    assert last.startswith("error:") and "blocking" in last and "Traceback" not in captured.err
+
+
+# --- nothing lost: outputs never overwrite an input, and bad output paths are refused before any work ---------------
+
+def _sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_predict_refuses_to_overwrite_its_input(tmp_path: Path, titanic_bundle: Path,
+                                                titanic_csv: pd.DataFrame) -> None:
+    titanic_csv.to_csv(tmp_path / "p.csv", index=False)
+    before = _sha(tmp_path / "p.csv")
+    for output in ("p.csv", "./p.csv", tmp_path / "sub" / ".." / "p.csv"):
+        proc = run_cli("predict", titanic_bundle, "p.csv", "-o", output, cwd=tmp_path)
+        assert_clean_failure(proc, 2, "output.is_input", "is also an input of this command")
+    assert _sha(tmp_path / "p.csv") == before  # byte for byte
+    bundle_files = sorted((p.name, _sha(p)) for p in Path(titanic_bundle).iterdir() if p.is_file())
+    proc = run_cli("predict", titanic_bundle, "p.csv", "-o", Path(titanic_bundle) / "scored.csv", cwd=tmp_path)
+    assert_clean_failure(proc, 2, "output.inside_input")
+    assert sorted((p.name, _sha(p)) for p in Path(titanic_bundle).iterdir() if p.is_file()) == bundle_files
+
+
+@pytest.mark.parametrize(("output", "needles"), [
+    ("out.xlsx", ("'.xlsx' is not a supported output format", ".csv, .parquet, .pq")),
+    ("out.tsv", ("'.tsv'",)),
+    ("folder", ("folder is a folder", "output.is_dir")),
+    ("p.csv/out.csv", ("p.csv is a file, not a folder",)),
+])
+def test_predict_refuses_an_output_it_cannot_honour(tmp_path: Path, output: str, needles: tuple[str, ...]) -> None:
+    (tmp_path / "p.csv").write_text("a\n1\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "model").mkdir()  # the door checks come before the bundle is read
+    proc = run_cli("predict", "model", "p.csv", "-o", output, cwd=tmp_path)
+    assert_clean_failure(proc, 2, *needles)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "model", "p.csv"]
+
+
+@pytest.mark.parametrize("args", [
+    ("monitor", "model", "new.csv", "-o", "taken"),
+    ("audit", "new.csv", "--target", "y", "--output-dir", "taken"),
+    ("export", "model", "-o", "taken"),
+    ("export", "model", "--format", "mlflow", "-o", "full"),
+    ("monitor", "model", "new.csv", "-o", "model/drift"),
+    ("serve", "model", "--log", "model/requests.jsonl"),
+])
+def test_a_bad_output_folder_is_refused_before_the_heavy_imports(tmp_path: Path, args: tuple[str, ...]) -> None:
+    import subprocess
+    import sys
+    import time
+
+    (tmp_path / "new.csv").write_text("a,y\n1,2\n")
+    (tmp_path / "taken").write_text("a file where a folder is wanted\n")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "MLmodel").write_text("an earlier export\n")
+    (tmp_path / "model").mkdir()
+    code = ("import sys; from trainwright.cli import main; rc = main(sys.argv[1:]); "
+            "heavy = sorted(m for m in ('pandas', 'sklearn', 'mlflow', 'lightgbm') if m in sys.modules); "
+            "print('exit', rc, 'heavy', heavy)")
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", code, *args], cwd=tmp_path, capture_output=True, text=True,
+                          check=False, timeout=120)
+    assert time.monotonic() - start < 10, "refused in seconds"
+    assert proc.stdout.strip().splitlines()[-1] == "exit 2 heavy []", (proc.stdout, proc.stderr)
+    assert args[-1] in proc.stderr and "Traceback" not in proc.stderr
+    assert (tmp_path / "taken").read_text() == "a file where a folder is wanted\n"
+    assert not (tmp_path / "model" / "drift").exists()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import dataset_path
-from trainwright.bundle import ExtraColumnsWarning, Model, atomic_output, load, verify_manifest, write_bundle
+from trainwright.bundle import ExtraColumnsWarning, Model, load, verify_manifest, write_bundle
 from trainwright.exceptions import BundleError, SchemaMismatchError
 
 
@@ -131,18 +131,6 @@ def test_predict_file_is_atomic(model: Model, titanic: pd.DataFrame, tmp_path: P
     with pytest.raises(SchemaMismatchError):
         model.predict_file(source, fresh, chunksize=100)
     assert not fresh.exists() and {p.name for p in tmp_path.iterdir()} == {"bad.csv", "scored.csv"}
-
-
-def test_atomic_output_helper(tmp_path: Path) -> None:
-    target = tmp_path / "out.txt"
-    with atomic_output(target) as tmp:
-        tmp.write_text("done")
-        assert not target.exists()
-    assert target.read_text() == "done"
-    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError
-    assert target.read_text() == "done" and [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
 def test_manifest_detects_changes(titanic_bundle: Path, tmp_path: Path) -> None:

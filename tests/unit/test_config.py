@@ -139,3 +139,17 @@ def test_invalid_values_named() -> None:
         load_config(None, target="y", preset="fast", roles={"a": "colour"})
     keys = " ".join(p.message for p in info.value.problems)
     assert "'preset'" in keys and "'roles.a'" in keys
+
+
+@pytest.mark.parametrize("overrides", [
+    {"preset": "quick", "exclude_models": ("dummy", "linear", "lightgbm")},  # every model of the preset excluded
+    {"models": ("svm",), "exclude_models": ("svm",)},
+    {"models": ()},
+])
+def test_no_model_left_is_a_config_error(overrides: dict[str, object]) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(None, target="y", **overrides)
+    assert info.value.exit_code == 2
+    (problem,) = info.value.problems
+    assert problem.code == "config.invalid" and "no model left to train" in problem.message
+    assert "'config'" not in problem.message  # a whole-config rule is stated plainly, not under a made-up key

@@ -1,6 +1,11 @@
-"""The registry: one explicit ordered list, specs that build scikit-learn estimators, clear unknown-name errors."""
+"""The registry: family modules discovered in a fixed order, specs that build scikit-learn estimators, one
+serializer per family, clear unknown-name errors."""
 
 from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +13,17 @@ from sklearn.base import clone
 
 from trainwright.data import TaskKind
 from trainwright.exceptions import ConfigError
-from trainwright.models import REGISTRY, BuildContext, all_specs, get_spec, probabilities, resolve
+from trainwright.models import (
+    REGISTRY,
+    BuildContext,
+    all_specs,
+    get_spec,
+    probabilities,
+    registry,
+    resolve,
+    serializers,
+)
+from trainwright.models.serialize import SKOPS, Serializer
 
 NAMES = ["dummy", "linear", "svm", "knn", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost",
          "catboost"]
@@ -20,6 +35,69 @@ def test_registry_is_the_ladder_simplest_first() -> None:
     assert rungs == sorted(rungs) and rungs[0] == 0
     assert [s.name for s in all_specs() if s.is_baseline] == ["dummy"]
     assert len({s.name for s in all_specs()}) == len(all_specs())
+
+
+def test_registry_is_what_discovery_finds_in_the_package() -> None:
+    assert registry.discover() == REGISTRY
+    assert BuildContext(TaskKind.BINARY, 10, 2, 0).device == "cpu"
+
+
+def _family(specs: str) -> str:
+    return ("from dataclasses import replace\nfrom trainwright.models import get_spec\n"
+            f"_D = get_spec('dummy')\nSPECS = {specs}\n")
+
+
+@pytest.fixture
+def package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A throwaway package of family modules: ``make(files)`` writes them and returns the package's name."""
+    name = f"families_{tmp_path.name.replace('-', '_')}"
+
+    def make(files: dict[str, str]) -> str:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("")
+        for module, text in files.items():
+            (tmp_path / name / f"{module}.py").write_text(text)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        return name
+
+    yield make
+    for module in [m for m in sys.modules if m == name or m.startswith(f"{name}.")]:
+        del sys.modules[module]
+
+
+def test_discovery_orders_by_rung_then_module_then_position(package) -> None:
+    name = package({
+        "b_family": _family("(replace(_D, name='z', rung=1), replace(_D, name='w', rung=1))"),
+        "a_family": _family("(replace(_D, name='x', rung=3), replace(_D, name='y', rung=1))"),
+        "helpers": "VALUE = 1\n",  # no SPECS: not a family
+        "_private": _family("(replace(_D, name='hidden'),)"),  # private modules are not scanned
+    })
+    assert [s.name for s in registry.discover(name)] == ["y", "z", "w", "x"]
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"a": _family("[_D]")}, "must be a tuple of ModelSpec"),
+    ({"a": _family("(replace(_D, name='same'),)"), "b": _family("(replace(_D, name='same'),)")},
+     "used twice.*same"),
+])
+def test_discovery_refuses_malformed_families(package, files: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        registry.discover(package(files))
+
+
+def test_every_family_declares_its_serializer_once() -> None:
+    assert all(s.serializer is not SKOPS for s in REGISTRY)
+    names = [s.name for s in serializers()]
+    assert len(names) == len(set(names))
+    assert {s.serializer.name for s in REGISTRY} == set(names)
+    assert [s.name for s in serializers() if s.is_native] == ["lightgbm", "xgboost", "catboost"]
+
+
+def test_two_serializers_under_one_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    impostor = replace(get_spec("dummy"), name="impostor", serializer=Serializer("trees"))
+    monkeypatch.setattr(registry, "REGISTRY", (*REGISTRY, impostor))
+    with pytest.raises(ConfigError, match="'trees'"):
+        serializers()
 
 
 def test_resolve_returns_ladder_order_whatever_was_asked() -> None:

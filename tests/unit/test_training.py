@@ -12,10 +12,19 @@ import pytest
 
 from tests.conftest import dataset_path
 from trainwright.config import load_config
-from trainwright.data import make_split
+from trainwright.data import Fold, FoldPlan, holdout_plan, make_split
 from trainwright.evaluation import score_one
 from trainwright.models import get_spec, resolve
-from trainwright.training import Event, Fitted, climb, cross_validate, fit_pipeline, predict_matrix
+from trainwright.training import (
+    Event,
+    FitContext,
+    Fitted,
+    climb,
+    cross_validate,
+    fit_candidate,
+    fit_pipeline,
+    predict_matrix,
+)
 from trainwright.workflow import Prepared, prepare
 
 
@@ -35,10 +44,21 @@ def data() -> tuple[Prepared, pd.DataFrame, np.ndarray, pd.DataFrame, np.ndarray
     return prep, prep.X.iloc[tr], prep.y[tr], prep.X.iloc[va], prep.y[va]
 
 
+def _ctx(data: Any, deadline: float = float("inf"), events: list[Event] | None = None, **kw: Any) -> FitContext:
+    prep = data[0]
+    return FitContext(prep.schema, prep.task, random_state=0, deadline=deadline, n_jobs=1,
+                      listener=(events.append if events is not None else None), **kw)
+
+
+def _choice_rows(data: Any) -> tuple[pd.DataFrame, np.ndarray, FoldPlan]:
+    """Train then validation rows, and the hold-out plan over them."""
+    _, X_tr, y_tr, X_va, y_va = data
+    return pd.concat([X_tr, X_va]), np.concatenate([y_tr, y_va]), holdout_plan(len(X_tr), len(X_va))
+
+
 def _climb(data: Any, specs: list[Any], deadline: float, events: list[Event] | None = None) -> list[Any]:
-    prep, X_tr, y_tr, X_va, y_va = data
-    return climb(specs, prep.schema, prep.task, X_tr, y_tr, X_va, y_va, deadline=deadline, random_state=0, n_jobs=1,
-                 size_scale=0.1, on_event=(events.append if events is not None else None))
+    X, y, plan = _choice_rows(data)
+    return climb(specs, X, y, plan, _ctx(data, deadline, events, size_scale=0.1))
 
 
 def test_ladder_fits_in_order_and_reports_events(data: Any) -> None:
@@ -97,12 +117,12 @@ def test_trial_records_scores_and_costs(data: Any, linear: Fitted) -> None:
 
 
 def test_early_stopping_records_iterations_and_refits_without_stopping(data: Any) -> None:
-    prep, X_tr, y_tr, _X_va, _y_va = data
+    _prep, X_tr, y_tr, _X_va, _y_va = data
     spec = get_spec("lightgbm")
     (fitted,) = _climb(data, [spec], time.monotonic() + 300)
     best = fitted.trial.best_iteration
     assert best is not None and best < 200  # 2000 * 0.1, stopped early on the easy penguins
-    pipeline, again, _ = fit_pipeline(spec, prep.schema, prep.task, X_tr, y_tr, fitted.trial.params, random_state=0, n_jobs=1)
+    pipeline, again, _ = fit_pipeline(spec, _ctx(data), X_tr, y_tr, fitted.trial.params)
     assert again is None  # no validation part: iterations fixed
     assert pipeline.named_steps["model"].n_estimators == best
 
@@ -111,32 +131,35 @@ def test_cross_validate_matches_a_manual_loop(data: Any, linear: Fitted) -> None
     prep, X_tr, y_tr, _, _ = data
     spec, fitted = get_spec("linear"), linear
     folds = [(np.arange(0, 160), np.arange(160, len(X_tr))), (np.arange(80, len(X_tr)), np.arange(0, 80))]
-    trial = cross_validate(fitted.trial, spec, prep.schema, prep.task, X_tr, y_tr, folds, random_state=0, n_jobs=1)
-    expected = []
+    plan = FoldPlan("kfold", tuple(Fold(a, b) for a, b in folds), len(X_tr))
+    trial, run = cross_validate(fitted.trial, spec, X_tr, y_tr, plan, _ctx(data))
+    expected, manual = [], np.full((len(X_tr), 3), np.nan)
     for tr, te in folds:
-        pipe, _, _ = fit_pipeline(spec, prep.schema, prep.task, X_tr.iloc[tr], y_tr[tr], fitted.trial.params, random_state=0)
-        expected.append(score_one("log_loss", y_tr[te], predict_matrix(pipe, X_tr.iloc[te], prep.task), prep.task))
+        pipe, _, _ = fit_pipeline(spec, _ctx(data), X_tr.iloc[tr], y_tr[tr], fitted.trial.params)
+        manual[te] = predict_matrix(pipe, X_tr.iloc[te], prep.task)
+        expected.append(score_one("log_loss", y_tr[te], manual[te], prep.task))
     assert trial.cv_scores == pytest.approx(expected)
     assert trial.val_scores == fitted.trial.val_scores  # the rest of the trial is unchanged
+    assert run is not None and run.oof.dtype == np.float32 and run.oof.shape == (len(X_tr), 3)
+    np.testing.assert_allclose(run.oof, manual, rtol=1e-6)  # rows never held out (80-159) stay NaN in both
 
 
 def test_train_scores_come_from_a_seeded_sample_above_the_row_limit(data: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     import trainwright.training.fit as fit
 
-    prep, X_tr, y_tr, X_va, y_va = data
+    prep, X_tr, y_tr, _X_va, _y_va = data
     spec = get_spec("linear")
+    X, y, plan = _choice_rows(data)
 
     def run(limit: int) -> dict[str, float]:
         monkeypatch.setattr(fit, "TRAIN_SCORE_ROWS", limit)
-        result = fit.fit_candidate(spec, prep.schema, prep.task, X_tr, y_tr, X_va, y_va, params=spec.defaults,
-                                   random_state=0, n_jobs=1)
+        result = fit_candidate(spec, spec.defaults, X, y, plan, _ctx(data))
         assert isinstance(result, Fitted)
         return dict(result.trial.train_scores)
 
     full = run(len(X_tr))
     reference = score_one("log_loss", y_tr, predict_matrix(
-        fit_pipeline(spec, prep.schema, prep.task, X_tr, y_tr, spec.defaults, random_state=0, n_jobs=1)[0], X_tr,
-        prep.task), prep.task)
+        fit_pipeline(spec, _ctx(data), X_tr, y_tr, spec.defaults)[0], X_tr, prep.task), prep.task)
     assert full["log_loss"] == pytest.approx(reference)  # at or under the limit: every train row
     sampled, again = run(60), run(60)
     assert sampled == again  # seeded: the same rows each time

@@ -106,9 +106,11 @@ def test_events_and_tracker(penguins_run: Any) -> None:
     ladder = [(e.stage, e.spec.name) for e in events if e.step == "ladder"]
     assert ladder == [(s, n) for n in MODELS for s in ("start", "done")]
     assert any(e.step == "cv" for e in events)
-    after = [(e.stage, e.step) for e in events if e.spec is None and e.step != "prepare"]  # the steps after the choice
-    assert after == [(s, step) for step in ("refit", "analysis", "bundle") for s in ("start", "done")]
-    assert events[0].step == "prepare" and events[-1].step == "bundle"
+    after = [(e.stage, e.step) for e in events if e.spec is None and e.step not in {"prepare", "run"}]
+    assert after == [("done", "choice"), ("start", "refit"), ("done", "refit"), ("done", "bundle"),
+                     ("start", "analysis"), ("done", "analysis"), ("start", "write")]
+    assert events[0].step == "prepare" and (events[1].stage, events[1].step) == ("start", "run")
+    assert (events[-1].stage, events[-1].step) == ("done", "run") and events[-1].payload is result
     kinds = [c[0] for c in tracker.calls]
     assert kinds == ["start", "trial", "trial", "trial", "finish"]
     assert ("trial", (result.choice.chosen, True)) in tracker.calls

@@ -1,12 +1,12 @@
 """The bundle directory: a skops pipeline plus JSON descriptions, sealed by a SHA-256 manifest.
 
 Loading runs no code from the bundle: the manifest is checked first, then the skops file's requested types are
-checked against an explicit allowlist (the types each supported model family needs), then it is loaded.
+checked against an explicit allowlist (the base types below plus each registered model family's share), then it
+is loaded; a final estimator its family stores natively is read back by that family's serializer (``_native``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -15,41 +15,35 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trainwright.bundle.native import attach_native, detached, write_native_info
+from trainwright.bundle._native import attach_native, split_native, write_native_info
 from trainwright.exceptions import BundleError, Problem, check_bundle_dir
+from trainwright.features import transformers
+from trainwright.fileio import sha256_file
+from trainwright.models import serializers
 
-__all__ = ["BUNDLE_FORMAT", "PIPELINE_FILE", "TRUSTED_TYPES", "read_json", "read_pipeline", "verify_manifest", "write_bundle"]
+__all__ = ["BASE_TRUSTED_TYPES", "BUNDLE_FORMAT", "PIPELINE_FILE", "read_json", "read_pipeline", "trusted_types",
+           "verify_manifest", "write_bundle"]
 
-BUNDLE_FORMAT = "trainwright-bundle/1"
+# 2: a natively stored estimator is described by its serializer's name in native.json and leaves a passthrough
+# placeholder in the skops pipeline (format 1 kept the library's scikit-learn wrapper in the skops file)
+BUNDLE_FORMAT = "trainwright-bundle/2"
 PIPELINE_FILE = "pipeline.skops"
 MANIFEST_FILE = "manifest.json"
 
-# Types outside skops' defaults that our pipelines legitimately contain, by family. Nothing else is loaded.
-TRUSTED_TYPES: frozenset[str] = frozenset({
+# Types outside skops' defaults that every pipeline may contain, whatever its model: trainwright's own feature
+# transformers (the public classes of features/transformers.py) and what the preprocessing holds.
+BASE_TRUSTED_TYPES: frozenset[str] = frozenset({
     "numpy.dtype",
     "collections.OrderedDict",
-    "sklearn.tree._tree.Tree",
-    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.model_selection._split.KFold",  # the seeded cross-fitting splitter of TargetEncoder
-    "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",  # k-nearest neighbours' index
-    "sklearn.metrics._dist_metrics.EuclideanDistance64",
-    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",  # the SVM's Platt scaling
-    # boosters are not here: they travel in their native formats (bundle/native.py); only the wrappers stay
-    "lightgbm.sklearn.LGBMClassifier", "lightgbm.sklearn.LGBMRegressor",
-    "xgboost.sklearn.XGBClassifier", "xgboost.sklearn.XGBRegressor",
-    "trainwright.features.transformers.AsFloat32",
-    "trainwright.features.transformers.DatetimeFeatures",
-    "trainwright.features.transformers.SkewedLog1p",
-    "trainwright.features.transformers.TextSVD",
+    *(f"{transformers.__name__}.{name}" for name in transformers.__all__),
 })
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def trusted_types() -> frozenset[str]:
+    """The allowlist: the base types and every registered model family's share (its serializer's
+    ``trusted_types``). Nothing else is loaded from a skops file."""
+    return BASE_TRUSTED_TYPES.union(*(s.trusted_types for s in serializers()))
 
 
 def write_bundle(directory: Path, pipeline: Any, documents: Mapping[str, Any]) -> Path:
@@ -63,13 +57,16 @@ def write_bundle(directory: Path, pipeline: Any, documents: Mapping[str, Any]) -
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
-        with detached(pipeline, tmp) as native:
-            sio.dump(pipeline, tmp / PIPELINE_FILE)
+        skops_pipeline, native = split_native(pipeline, tmp)
+        sio.dump(skops_pipeline, tmp / PIPELINE_FILE)
         if native is not None:
             write_native_info(tmp, native)
         for name, doc in documents.items():
-            (tmp / f"{name}.json").write_text(json.dumps(doc, indent=2, default=str, allow_nan=True), encoding="utf-8")
-        files = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.is_file()}
+            path = tmp / f"{name}.json"
+            if path.exists():
+                raise BundleError(f"document {name!r} would overwrite the bundle's own file {path.name}")
+            path.write_text(json.dumps(doc, indent=2, default=str, allow_nan=True), encoding="utf-8")
+        files = {p.name: sha256_file(p) for p in sorted(tmp.iterdir()) if p.is_file()}
         manifest = {"format": BUNDLE_FORMAT, "files": files}
         (tmp / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         os.replace(tmp, directory)
@@ -90,13 +87,15 @@ def verify_manifest(directory: Path) -> dict[str, str]:
         raise BundleError(f"{directory} has no readable {MANIFEST_FILE}", [Problem(
             "bundle.no_manifest", "the bundle is incomplete or not a trainwright bundle", fix="re-export the model")]) from None
     if manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"unsupported bundle format {manifest.get('format')!r} in {directory}")
+        raise BundleError(f"unsupported bundle format {manifest.get('format')!r} in {directory}", [Problem(
+            "bundle.format", f"this trainwright reads {BUNDLE_FORMAT}", column=MANIFEST_FILE,
+            fix="retrain, or load it with the trainwright version that wrote it")])
     problems = []
     for name, expected in files.items():
         path = directory / name
         if not path.is_file():
             problems.append(Problem("bundle.file_missing", "file listed in the manifest is missing", column=name))
-        elif _sha256(path) != expected:
+        elif sha256_file(path) != expected:
             problems.append(Problem("bundle.file_changed", "file differs from the manifest (SHA-256)", column=name,
                                     fix="the bundle was modified after it was written; restore it from the run"))
     extra = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name not in files and p.name != MANIFEST_FILE)
@@ -111,8 +110,8 @@ def read_json(directory: Path, name: str) -> Any:
 
 
 def read_pipeline(directory: Path) -> Any:
-    """Load the skops pipeline after checking that it asks only for allowlisted types, then reattach a boosted
-    model from its native file (see bundle/native.py)."""
+    """Load the skops pipeline after checking that it asks only for allowlisted types, then put back a final
+    estimator its family stored natively (see ``_native``)."""
     import skops.io as sio
 
     path = Path(directory) / PIPELINE_FILE
@@ -120,7 +119,7 @@ def read_pipeline(directory: Path) -> Any:
         requested = sio.get_untrusted_types(file=path)
     except Exception as exc:
         raise BundleError(f"cannot read {path}: {type(exc).__name__}") from None
-    refused = sorted(set(requested) - TRUSTED_TYPES)
+    refused = sorted(set(requested) - trusted_types())
     if refused:
         raise BundleError(f"refusing to load {path}: it asks for types outside the allowlist", [Problem(
             "bundle.untrusted_type", "type not allowed in a model bundle", column=t,

@@ -1,9 +1,9 @@
 """Export a bundle: ONNX where the pipeline converts (checked against the original), or an MLflow pyfunc model.
 
 ONNX: one input per feature column (numbers as float32 [N,1] with NaN for missing, categories as strings [N,1]
-with "" for missing, see ``onnx_inputs``), converted with
-skl2onnx (onnxmltools' converters for LightGBM and XGBoost), then run with onnxruntime on sample rows drawn from
-the bundle's reference profile (plus any rows given) and compared with the pipeline's own output: the largest
+with "" for missing, see ``onnx_inputs``), converted with skl2onnx (plus the converters each model family
+registers through its serializer, e.g. onnxmltools' for LightGBM), then run with onnxruntime on sample rows drawn
+from the bundle's reference profile (plus any rows given) and compared with the pipeline's own output: the largest
 difference must stay within ``tolerance`` (1e-5) or nothing is written. A pipeline that does not convert is
 refused with a BundleError naming the step.
 """
@@ -18,9 +18,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainwright.bundle.model import Model, atomic_output, load
+from trainwright.bundle.model import Model, load
 from trainwright.data import Role
 from trainwright.exceptions import BundleError, Problem
+from trainwright.fileio import atomic_output
+from trainwright.models import serializers
 
 __all__ = ["OnnxExport", "checked_session", "export_mlflow", "export_onnx", "onnx_inputs", "sample_rows"]
 
@@ -61,19 +63,9 @@ def sample_rows(model: Model, n: int = 256, random_state: int = 0) -> pd.DataFra
 
 
 def _register_converters() -> None:
-    import lightgbm as lgb
-    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm
-    from skl2onnx import update_registered_converter
-    from skl2onnx.common.shape_calculator import (
-        calculate_linear_classifier_output_shapes,
-        calculate_linear_regressor_output_shapes,
-    )
-
-    opts = {"nocl": [True, False], "zipmap": [True, False, "columns"]}
-    update_registered_converter(lgb.LGBMClassifier, "LightGbmLGBMClassifier", calculate_linear_classifier_output_shapes,
-                                convert_lightgbm, options=opts)
-    update_registered_converter(lgb.LGBMRegressor, "LightGbmLGBMRegressor", calculate_linear_regressor_output_shapes,
-                                convert_lightgbm)
+    """skl2onnx knows scikit-learn's estimators; each model family registers converters for its own."""
+    for serializer in serializers():
+        serializer.onnx_setup()
 
 
 def onnx_inputs(model: Model, X: pd.DataFrame) -> dict[str, np.ndarray]:

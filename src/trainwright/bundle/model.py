@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +12,9 @@ import pandas as pd
 
 from trainwright.bundle._format import read_json, read_pipeline, verify_manifest
 from trainwright.data import Schema, Task, coerce_frame, iter_table
-from trainwright.data.profile import Profile
+from trainwright.drift import ReferenceProfile as Profile
 from trainwright.exceptions import SchemaMismatchError
+from trainwright.fileio import atomic_output
 from trainwright.models.predict import probabilities
 
 __all__ = ["ExtraColumnsWarning", "Model", "atomic_output", "load"]
@@ -22,24 +22,6 @@ __all__ = ["ExtraColumnsWarning", "Model", "atomic_output", "load"]
 
 class ExtraColumnsWarning(UserWarning):
     """Columns the model does not use were present and ignored."""
-
-
-class atomic_output:
-    """Write to a temporary file beside ``path``; replace ``path`` only when the block succeeds."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        return self.tmp
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 class Model:
@@ -84,12 +66,7 @@ class Model:
             values = np.asarray(self.pipeline.predict(X), dtype=float)
             return pd.DataFrame({"prediction": values}, index=frame.index), X, values
         proba = self.predict_proba_array(X)
-        if self.task.kind.value == "binary":
-            pos = self.task.classes.index(self.task.positive_label)
-            codes = np.where(proba[:, pos] >= 0.5, pos, 1 - pos)
-        else:
-            codes = np.argmax(proba, axis=1)
-        out = pd.DataFrame({"prediction": self.task.decode(codes)}, index=frame.index)
+        out = pd.DataFrame({"prediction": self.task.decode(self.task.decide(proba))}, index=frame.index)
         for i, c in enumerate(self.task.classes):
             out[f"proba_{c}"] = proba[:, i]
         return out, X, proba

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 
 from trainwright.exceptions import TrainwrightError
 
-__all__ = ["console", "err_console", "print_error", "surfaced_warnings"]
+__all__ = ["console", "err_console", "print_error", "print_usage_error", "surfaced_warnings"]
 
 # Output that goes to a file or a pipe has no width to follow: Rich would assume 80 columns and fold the leaderboard.
 # 120 fits every column of it; COLUMNS, when set, still wins.
@@ -22,9 +23,14 @@ err_console = Console(stderr=True)
 
 
 def print_error(exc: TrainwrightError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(exc.message)}", highlight=False, markup=True, soft_wrap=True)
     for problem in exc.problems:
         err_console.print(f"  - {problem}", highlight=False, markup=False, soft_wrap=True)
+
+
+def print_usage_error(message: str) -> None:
+    """A usage error (unknown option, missing argument, a value of the wrong type): one line, as ``print_error``."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
 
 
 @contextmanager

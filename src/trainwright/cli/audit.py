@@ -39,15 +39,19 @@ def audit_command(
                                                                    "for the label-noise check")] = "logistic",
     seed: Annotated[int, typer.Option(help="random_state for sampling and the split")] = 0,
 ) -> None:
-    """Check DATA before training: duplicates, label noise, leakage, column problems, imbalance, drift, twins."""
+    """Check DATA before training: duplicates, label noise, leakage, column problems, imbalance, drift, twins.
+    Exits 2 when a finding is blocking (``train`` would refuse the data)."""
+    from trainwright.cli._paths import check_output_dir
     from trainwright.exceptions import ConfigError, Problem, check_data_file
-
-    check_data_file(data)  # a mistyped path is refused before seconds of imports
-    import trainwright
-    from trainwright.cli._console import console
 
     if label_model not in {"logistic", "lightgbm"}:
         raise ConfigError("unknown --label-model", [Problem("config.invalid", f"'{label_model}'", fix="use logistic or lightgbm")])
+    check_data_file(data)  # a mistyped path is refused before seconds of imports
+    stem = f"{data.name.split('.')[0]}.audit"  # the report's files: <output_dir>/<stem>.{html,md,json}
+    check_output_dir(output_dir, inputs=(data,), files=[f"{stem}.{ext}" for ext in ("html", "md", "json")])
+    import trainwright
+    from trainwright.cli._console import console
+
     with console.status("auditing"):
         result = trainwright.audit(data, target, time_column=time_column, fix=fix, output_dir=output_dir,
                                    label_model=label_model, random_state=seed)
@@ -57,6 +61,17 @@ def audit_command(
         fixed = result.fix
         console.print(f"Cleaned file: {fixed.cleaned} ({fixed.n_rows_before} -> {fixed.n_rows_after} rows, "
                       f"{len(fixed.changes)} changes recorded in {fixed.changes_file}); {data} is unchanged")
+    _fail_on_blocking(result.audit, data)
+
+
+def _fail_on_blocking(audit: Any, data: Path) -> None:
+    """A blocking finding is a data problem: the exit code says so (``train`` would refuse the data the same way)."""
+    from trainwright.exceptions import DataError
+
+    n = audit.counts()["blocking"] if audit is not None else 0
+    if n:
+        raise DataError(f"{n} blocking finding{'s' if n > 1 else ''} in {data}: 'train' would refuse it; fix "
+                        f"{'them' if n > 1 else 'it'} first (listed above and in the report)")
 
 
 def register(app: typer.Typer) -> None:

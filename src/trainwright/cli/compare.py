@@ -27,9 +27,9 @@ def load_model(ref: str, *, data: Path, tracking_uri: str | None, model_name: st
     import mlflow.pyfunc
 
     from trainwright.tracking import Store
-    from trainwright.tracking.mlflow_tracker import model_name as dataset_model_name
-    from trainwright.tracking.mlflow_tracker import quiet_mlflow
     from trainwright.tracking.registry import CHAMPION, champion_uri, find_run, model_uri
+    from trainwright.tracking.store import model_name as dataset_model_name
+    from trainwright.tracking.store import quiet_mlflow
 
     with quiet_mlflow():
         store = Store(tracking_uri).open(create=False)
@@ -106,6 +106,9 @@ def compare_command(
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store for run ids and 'champion'")] = None,
 ) -> None:
     """Score CHALLENGER and CHAMPION on the same labelled DATA; exit 6 when the challenger is significantly worse."""
+    from trainwright.exceptions import check_data_file
+
+    check_data_file(data)  # a mistyped path is refused before seconds of loading two models
     from trainwright.cli._console import surfaced_warnings
     from trainwright.evaluation.comparison import compare_predictions
     from trainwright.evaluation.metrics import check_metric

@@ -25,10 +25,21 @@ def export_command(
                                               "from the bundle's reference profile)")] = None,
 ) -> None:
     """Export BUNDLE. ONNX is written only when it reproduces the pipeline within 1e-5."""
+    from trainwright.cli._paths import check_output_dir
+    from trainwright.exceptions import check_bundle_dir, check_data_file
+
+    check_bundle_dir(bundle)  # mistyped paths and unusable output folders are refused before seconds of imports
+    if data is not None:
+        check_data_file(data)
+    target = output or Path(bundle).resolve().parent / f"export-{format.value}"
+    inputs = (bundle, *([data] if data is not None else []))
+    if format is ExportFormat.MLFLOW:  # MLflow writes only into a new (or empty) folder
+        check_output_dir(target, inputs=inputs, empty=True)
+    else:
+        check_output_dir(target, inputs=inputs, files=("model.onnx", "onnx.json"))
     from trainwright.bundle.export import export_mlflow, export_onnx
     from trainwright.cli._console import console, surfaced_warnings
 
-    target = output or Path(bundle).resolve().parent / f"export-{format.value}"
     with surfaced_warnings():
         if format is ExportFormat.MLFLOW:
             path = export_mlflow(bundle, target)

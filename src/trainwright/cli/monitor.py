@@ -14,7 +14,7 @@ def _summary(result: object) -> None:
     from rich.table import Table
 
     from trainwright.cli._console import console
-    from trainwright.data.profile import PREDICTION
+    from trainwright.drift import PREDICTION
 
     report = result.report  # type: ignore[attr-defined]
     table = Table(title=f"Drift: {report.n_rows} new rows", title_justify="left")
@@ -44,12 +44,20 @@ def monitor_command(
         "drift-report"),
 ) -> None:
     """Report drift of DATA against BUNDLE's reference profile; exit code 6 when drift crosses a threshold."""
+    from trainwright.cli._options import check_range
+    from trainwright.cli._paths import check_output_dir
     from trainwright.exceptions import check_bundle_dir, check_data_file
 
+    # an invalid threshold is a usage error (2), refused before any work, never read as drift found (6)
+    check_range("--threshold", threshold, above=0)
+    check_range("--ks-pvalue", ks_pvalue, above=0, below=1)
+    check_range("--missing-rate", missing_rate, above=0, at_most=1)
+    check_range("--metric-tolerance", metric_tolerance, at_least=0)
     check_bundle_dir(bundle)  # mistyped paths are refused before seconds of imports
     check_data_file(data)
+    check_output_dir(output, inputs=(bundle, data), files=("drift.json", "drift.html"))
     from trainwright.cli._console import console, surfaced_warnings
-    from trainwright.data.drift import Thresholds
+    from trainwright.drift import Thresholds
     from trainwright.monitoring import gate, monitor, write_reports
 
     thresholds = Thresholds(psi=threshold, ks_pvalue=ks_pvalue, chi2_pvalue=ks_pvalue, missing_rate=missing_rate,

@@ -33,8 +33,8 @@ def runs_list(
 
     from trainwright.cli._console import console
     from trainwright.tracking import Store
-    from trainwright.tracking.mlflow_tracker import quiet_mlflow
     from trainwright.tracking.registry import list_runs
+    from trainwright.tracking.store import quiet_mlflow
 
     with quiet_mlflow():
         store = Store(tracking_uri).open(create=False)
@@ -63,8 +63,8 @@ def runs_show(
 
     from trainwright.cli._console import console
     from trainwright.tracking import Store
-    from trainwright.tracking.mlflow_tracker import quiet_mlflow
     from trainwright.tracking.registry import find_run
+    from trainwright.tracking.store import quiet_mlflow
 
     with quiet_mlflow():
         store = Store(tracking_uri).open(create=False)

@@ -16,15 +16,21 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 def serve_command(
     bundle: Annotated[Path, typer.Argument(help="a model bundle: runs/<id>/model")],
     host: Annotated[str, typer.Option(help="address to bind; 0.0.0.0 exposes the server to the network")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
     api_key: Annotated[str | None, typer.Option("--api-key", help="require this key in X-API-Key (default: "
                                                 "$TRAINWRIGHT_API_KEY)")] = None,
     log: Annotated[Path, typer.Option("--log", help="rotating JSON-lines log of requests and predictions")] = Path(
         "trainwright-requests.jsonl"),
-    log_max_bytes: Annotated[int, typer.Option("--log-max-bytes", help="rotate the log at this size")] = 10_000_000,
-    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="larger requests get 413")] = 1_000_000,
+    log_max_bytes: Annotated[int, typer.Option("--log-max-bytes", min=1,
+                                               help="rotate the log at this size")] = 10_000_000,
+    max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", min=1, help="larger requests get 413")] = 1_000_000,
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health /metadata /metrics /drift, docs at /docs."""
+    from trainwright.cli._paths import check_output_file
+    from trainwright.exceptions import check_bundle_dir
+
+    check_bundle_dir(bundle)  # before seconds of imports
+    check_output_file(log, inputs=(bundle,))  # the request log is appended to: never inside the bundle, never a folder
     from trainwright.cli._console import console, err_console
     from trainwright.serving import API_KEY_ENV, ServeSettings, serve
 

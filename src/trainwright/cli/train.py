@@ -40,7 +40,7 @@ def _render(result: Any) -> None:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
 
     for _, row in frame.iterrows():
-        name = f"[bold green]{row['model']} ✓[/]" if row["model"] == result.choice.chosen else row["model"]
+        name = f"[bold green]{row['trial_id']} ✓[/]" if row["trial_id"] == result.choice.chosen else row["trial_id"]
         cv = f"{fmt(row['cv_mean'])} ± {fmt(row['cv_std'])}" if not math.isnan(row["cv_mean"]) else ""
         cells = (name, str(row["rung"]), fmt(row[f"val_{metric}"]), fmt(row[f"train_{metric}"]), cv,
                  fmt(row["fit_s"], 2), fmt(row["predict_ms_per_1k"], 2), fmt(row["size_kb"], 1),
@@ -52,7 +52,7 @@ def _render(result: Any) -> None:
                       "terminal)[/]", soft_wrap=True)
     for _, row in frame[frame["seed_std"].notna()].iterrows():  # --seeds N: mean and spread per candidate
         console.print(f"seeds: {row['model']} {metric} {row['seed_mean']:.4f} ± {row['seed_std']:.4f} "
-                      f"({str(row['note']).split('; ')[-1]})", highlight=False)
+                      f"({result.schemes.get('seeds', '')})", highlight=False)
     console.print(f"[bold]Chosen:[/] {result.choice.reason}", soft_wrap=True)
     console.print(f"[bold]Test (touched once, after the choice):[/] {metric} = {result.test_score:.4f}  "
                   f"on {result.split.sizes['test']} rows", soft_wrap=True)
@@ -137,6 +137,9 @@ def train_command(
     cfg = load_config(config, **overrides)
     if cfg.target is None:
         raise typer.BadParameter("--target is required (or 'target' in the config)")
+    from trainwright.cli._paths import check_output_dir
+
+    check_output_dir(cfg.output_dir, inputs=(data, *([config] if config is not None else ())))
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task_id = progress.add_task("loading data", total=len(cfg.model_names))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from trainwright.exceptions import DataError, Problem, check_data_file
+from trainwright.fileio import sha256_file
 
 __all__ = ["file_fingerprint", "frame_fingerprint", "iter_table", "load_table", "sniff_csv"]
 
@@ -109,11 +110,7 @@ def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFr
 
 def file_fingerprint(path: str | Path) -> str:
     """SHA-256 of the file's bytes."""
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256_file(path)
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:

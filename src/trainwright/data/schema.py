@@ -15,7 +15,7 @@ import pandas as pd
 
 from trainwright.exceptions import ConfigError, Problem, SchemaMismatchError
 
-__all__ = ["FEATURE_ROLES", "ColumnInfo", "Role", "Schema", "coerce_frame", "infer_schema"]
+__all__ = ["FEATURE_ROLES", "ColumnInfo", "Role", "Schema", "coerce_frame", "identifier_name", "infer_schema"]
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|^key$|^index$|^unnamed: ?\d+$|^row_?(id|num|number)$)", re.I)
 _DATE_CHARS = re.compile(r"\d{1,4}[-/:.]\d{1,2}")
@@ -72,6 +72,11 @@ class Schema:
     def from_dict(cls, data: Mapping[str, Any]) -> Schema:
         cols = tuple(ColumnInfo(**{**c, "role": Role(c["role"])}) for c in data["columns"])
         return cls(target=data["target"], columns=cols)
+
+
+def identifier_name(name: str) -> bool:
+    """The column's name reads like an identifier: id, *_id, id_*, uuid, guid, key, index, row_id, "Unnamed: 0"."""
+    return bool(_ID_NAME.search(name))
 
 
 def _is_integer_valued(values: pd.Series) -> bool:

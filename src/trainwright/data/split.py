@@ -13,7 +13,7 @@ from scipy.sparse.csgraph import connected_components
 
 from trainwright.exceptions import DataError, Problem
 
-__all__ = ["Split", "cv_folds", "make_split", "row_hashes", "rows_of"]
+__all__ = ["Split", "make_split", "row_hashes", "rows_of"]
 
 
 @dataclass(frozen=True)
@@ -179,31 +179,3 @@ def make_split(
                  fingerprint=_fingerprint(train, val, test), groups=comp[np.argsort(index, kind="stable")],
                  n_rows_with_twins=n_twins,
                  contamination=contamination)
-
-
-def cv_folds(split: Split, index: pd.Index, y: pd.Series, *, n_folds: int, classification: bool) -> list[tuple[np.ndarray, np.ndarray]]:
-    """K folds over train+validation rows (positions into ``index``), respecting twins, groups and time."""
-    from sklearn.model_selection import (
-        GroupKFold,
-        KFold,
-        StratifiedGroupKFold,
-        StratifiedKFold,
-        TimeSeriesSplit,
-    )
-
-    n = len(index)
-    if split.strategy == "time":
-        return list(TimeSeriesSplit(n_splits=n_folds).split(np.zeros(n)))
-    pos = pd.Index(np.sort(np.concatenate([split.train, split.validation, split.test]))).get_indexer(index)
-    groups = split.groups[pos]
-    has_groups = len(np.unique(groups)) < n
-    dummy = np.zeros(n)
-    if classification:
-        n_folds = max(2, min(n_folds, int(y.value_counts().min())))
-        if has_groups:
-            cv = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=split.random_state)
-            return list(cv.split(dummy, y, groups))
-        return list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=split.random_state).split(dummy, y))
-    if has_groups:
-        return list(GroupKFold(n_splits=n_folds, shuffle=True, random_state=split.random_state).split(dummy, y, groups))
-    return list(KFold(n_splits=n_folds, shuffle=True, random_state=split.random_state).split(dummy))

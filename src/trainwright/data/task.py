@@ -55,6 +55,15 @@ class Task:
                 column=self.target, examples=tuple(unknown), fix="score only rows with known classes")])
         return codes
 
+    def decide(self, proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+        """Class codes from probabilities (n, K) in class-code order: the one decision rule of the workbench.
+        Binary: the positive class where its probability is at least ``threshold``; otherwise the most probable."""
+        proba = np.asarray(proba)
+        if self.kind is TaskKind.BINARY:
+            pos = self.classes.index(self.positive_label)
+            return np.where(proba[:, pos] >= threshold, pos, 1 - pos)
+        return np.argmax(proba, axis=1)
+
     def decode(self, codes: np.ndarray) -> np.ndarray:
         return np.asarray(self.classes, dtype=object)[np.asarray(codes, dtype=int)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from trainwright.exceptions import Problem
@@ -40,8 +41,21 @@ def check_columns(frame: pd.DataFrame, names: dict[str, str | None]) -> list[Pro
     ]
 
 
+def _infinite(y: pd.Series, target: str) -> Problem | None:
+    """Infinite target values (``inf`` in the file): no metric or model can use them."""
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return None
+    bad = np.isinf(y.to_numpy(dtype="float64", na_value=np.nan))
+    if not bad.any():
+        return None
+    rows = y.index[bad]
+    return Problem("target.not_finite", f"{len(rows)} value(s) are infinite, the first at row {rows[0]}", column=target,
+                   examples=tuple(f"row {r}: {y.at[r]}" for r in rows[:3]),
+                   fix="replace them with finite numbers, or leave them empty to drop those rows")
+
+
 def check_target(frame: pd.DataFrame, target: str, *, classification: bool | None, force: bool = False) -> TargetCheck:
-    """Target present, not all missing, more than one class, no class too rare to stratify.
+    """Target present, not all missing, no infinite value, more than one class, no class too rare to stratify.
 
     ``classification`` None means not yet known: rare-class checks apply only to non-numeric targets then.
     Rows with a missing target are dropped and counted; with ``force`` rows of too-rare classes are dropped too.
@@ -65,6 +79,9 @@ def check_target(frame: pd.DataFrame, target: str, *, classification: bool | Non
         problems.append(Problem("target.one_class", f"every row has the same target value {y.iloc[0]!r}", column=target,
                                 fix="a model needs at least two different target values"))
         return TargetCheck(tuple(problems), tuple(notes), keep)
+    infinite = _infinite(y, target)
+    if infinite is not None:
+        return TargetCheck((infinite,), tuple(notes), keep)
     if classification is None:
         classification = not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y)
     if classification:

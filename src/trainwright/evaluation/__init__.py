@@ -1,6 +1,6 @@
 """Layer 4: metrics, the leaderboard and the choice."""
 
-from trainwright.evaluation.leaderboard import Choice, Leaderboard, Trial
+from trainwright.evaluation.leaderboard import Choice, Leaderboard, Trial, TrialIds
 from trainwright.evaluation.metrics import (
            METRICS,
            Metric,
@@ -11,5 +11,5 @@ from trainwright.evaluation.metrics import (
            score_one,
 )
 
-__all__ = ["METRICS", "Choice", "Leaderboard", "Metric", "Trial", "bootstrap_se", "check_metric", "get_metric",
+__all__ = ["METRICS", "Choice", "Leaderboard", "Metric", "Trial", "TrialIds", "bootstrap_se", "check_metric", "get_metric",
            "score_all", "score_one"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from trainwright.data import Task, TaskKind
+from trainwright.data import Task
 from trainwright.evaluation.metrics import get_metric, score_one
 
 __all__ = ["BETTER", "NO_DIFFERENCE", "WORSE", "Comparison", "McNemar", "SliceDifference", "compare_predictions",
@@ -163,11 +163,7 @@ def mcnemar(challenger_correct: Sequence[bool], champion_correct: Sequence[bool]
 
 def predicted_labels(pred: np.ndarray, task: Task) -> np.ndarray:
     """Class codes from a probability matrix, by the same rule the accuracy metric uses."""
-    pred = np.asarray(pred)
-    if task.kind is TaskKind.BINARY:
-        pos = task.classes.index(task.positive_label)
-        return np.where(pred[:, pos] >= 0.5, pos, 1 - pos)
-    return np.argmax(pred, axis=1)
+    return task.decide(pred)
 
 
 def _slice_values(slices: Sequence[object], max_slices: int) -> tuple[np.ndarray, list[str]]:

@@ -67,8 +67,10 @@ _TREE_MODULES = ("lightgbm", "xgboost", "catboost", "sklearn.ensemble")
 def shap_importance(pipeline: Any, X: pd.DataFrame, *, max_rows: int = 500, random_state: int = 0) -> Importance | None:
     """Mean |SHAP value| per transformed feature for tree models (None for other families)."""
     model = pipeline.steps[-1][1]
-    if not type(model).__module__.startswith(_TREE_MODULES):
-        return None
+    if not type(model).__module__.startswith(_TREE_MODULES):  # a model read back from a bundle may wrap its booster
+        model = getattr(model, "booster_", None)
+        if model is None or not type(model).__module__.startswith(_TREE_MODULES):
+            return None
     with warnings.catch_warnings():  # shap's import touches deprecated matplotlib colormap calls
         warnings.simplefilter("ignore")
         import shap

@@ -1,4 +1,10 @@
-"""Trials, the leaderboard, and the choice: the simplest model within one standard error of the best."""
+"""Trials, the leaderboard, and the choice: the simplest model within one standard error of the best.
+
+A trial is known by its ``trial_id``, unique within its run; ``name`` is the spec it came from. Search makes many
+trials of one spec, bagging k of one configuration, an ensemble is a trial made of trials: none of them is found by
+its model's name. The ladder's first trial of a spec gets the spec's name as its id (``lightgbm``), later trials of
+the same spec ``lightgbm#2``, ``lightgbm#3``... (see ``TrialIds``).
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,28 @@ import pandas as pd
 
 from trainwright.evaluation.metrics import get_metric
 
-__all__ = ["Choice", "Leaderboard", "Trial"]
+__all__ = ["Choice", "Leaderboard", "Trial", "TrialIds"]
+
+
+class TrialIds:
+    """Hands out trial ids unique within one run: the spec's name first, then ``name#2``, ``name#3``..."""
+
+    def __init__(self, taken: tuple[str, ...] = ()) -> None:
+        self._taken = set(taken)
+
+    def new(self, spec_name: str) -> str:
+        candidate, n = spec_name, 1
+        while candidate in self._taken:
+            n += 1
+            candidate = f"{spec_name}#{n}"
+        self._taken.add(candidate)
+        return candidate
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One candidate: fitted on train, scored on validation (and train, to show the gap)."""
+    """One candidate: a spec with its parameters and seed, fitted on train, scored on validation (and train, to
+    show the gap). ``trial_id`` defaults to the spec's name (a trial made by hand, or the first of its spec)."""
 
     name: str
     family: str
@@ -35,6 +57,12 @@ class Trial:
     size_bytes: int = 0
     best_iteration: int | None = None
     message: str = ""
+    trial_id: str = ""
+    members: tuple[tuple[str, float], ...] = ()  # an ensemble's member trial ids and weights
+
+    def __post_init__(self) -> None:
+        if not self.trial_id:
+            object.__setattr__(self, "trial_id", self.name)
 
     @property
     def ok(self) -> bool:
@@ -46,7 +74,7 @@ class Trial:
 
 @dataclass(frozen=True)
 class Choice:
-    """Which trial was chosen, which scored best, and why."""
+    """Which trial was chosen, which scored best (both trial ids), and why."""
 
     chosen: str
     best: str
@@ -57,7 +85,7 @@ class Choice:
     reason: str
 
 
-def _estimate(trial: Trial, basis: str, metric: str) -> tuple[float, float]:
+def _mean_and_standard_error(trial: Trial, basis: str, metric: str) -> tuple[float, float]:
     if basis == "cv":
         values = np.asarray(trial.cv_scores, dtype=float)
     elif basis == "seeds":
@@ -82,11 +110,18 @@ class Leaderboard:
     def ok(self) -> list[Trial]:
         return [t for t in self.trials if t.ok]
 
-    def get(self, name: str) -> Trial:
+    def __post_init__(self) -> None:
+        ids = [t.trial_id for t in self.trials]
+        if len(set(ids)) != len(ids):
+            twice = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"trial ids must be unique within a leaderboard: {twice}")
+
+    def get(self, trial_id: str) -> Trial:
+        """The trial with this id (never looked up by its model's name: a spec may have many trials)."""
         for t in self.trials:
-            if t.name == name:
+            if t.trial_id == trial_id:
                 return t
-        raise KeyError(name)
+        raise KeyError(trial_id)
 
     def ranked(self) -> list[Trial]:
         """Baselines first, then the rest best-first, then failed and skipped ones."""
@@ -107,29 +142,29 @@ class Leaderboard:
                  "seeds" if any(len(t.seed_scores) > 1 and t.rung > 0 for t in ok) else "bootstrap")
         pool = [t for t in ok if basis == "bootstrap" or len(t.cv_scores if basis == "cv" else t.seed_scores) > 1]
         sign = 1 if self.greater_is_better else -1
-        estimates = {t.name: _estimate(t, basis, self.metric) for t in pool}
-        best = max(pool, key=lambda t: sign * estimates[t.name][0])
-        best_mean, best_se = estimates[best.name]
+        estimates = {t.trial_id: _mean_and_standard_error(t, basis, self.metric) for t in pool}
+        best = max(pool, key=lambda t: sign * estimates[t.trial_id][0])
+        best_mean, best_se = estimates[best.trial_id]
         se = 0.0 if math.isnan(best_se) else best_se
         if basis == "bootstrap" and math.isnan(best_se):
             basis = "single"
-        order = {t.name: i for i, t in enumerate(self.trials)}
-        eligible = [t for t in pool if sign * estimates[t.name][0] >= sign * best_mean - se - 1e-12]
-        chosen = min(eligible, key=lambda t: (t.rung, order[t.name]))
-        chosen_mean = estimates[chosen.name][0]
+        order = {t.trial_id: i for i, t in enumerate(self.trials)}
+        eligible = [t for t in pool if sign * estimates[t.trial_id][0] >= sign * best_mean - se - 1e-12]
+        chosen = min(eligible, key=lambda t: (t.rung, order[t.trial_id]))
+        chosen_mean = estimates[chosen.trial_id][0]
         what = {"cv": "cross-validated", "seeds": "mean over seeds", "bootstrap": "validation", "single": "validation"}[basis]
-        if chosen.name == best.name:
-            reason = f"{chosen.name} has the best {what} {self.metric} ({chosen_mean:.4f})"
+        if chosen.trial_id == best.trial_id:
+            reason = f"{chosen.trial_id} has the best {what} {self.metric} ({chosen_mean:.4f})"
             simpler = [t for t in pool if t.rung < chosen.rung]
             if simpler:
-                runner = max(simpler, key=lambda t: sign * estimates[t.name][0])
-                reason += (f"; the best simpler model, {runner.name} ({estimates[runner.name][0]:.4f}), is more than one "
-                           f"standard error ({se:.4f}) behind")
+                runner = max(simpler, key=lambda t: sign * estimates[t.trial_id][0])
+                reason += (f"; the best simpler model, {runner.trial_id} ({estimates[runner.trial_id][0]:.4f}), is more "
+                           f"than one standard error ({se:.4f}) behind")
         else:
-            reason = (f"{chosen.name} ({what} {self.metric} {chosen_mean:.4f}) is within one standard error ({se:.4f}) of "
-                      f"the best, {best.name} ({best_mean:.4f}), and simpler (rung {chosen.rung} vs {best.rung}): "
-                      "the extra complexity does not pay")
-        return Choice(chosen.name, best.name, basis, chosen_mean, best_mean, se, reason)
+            reason = (f"{chosen.trial_id} ({what} {self.metric} {chosen_mean:.4f}) is within one standard error "
+                      f"({se:.4f}) of the best, {best.trial_id} ({best_mean:.4f}), and simpler (rung {chosen.rung} vs "
+                      f"{best.rung}): the extra complexity does not pay")
+        return Choice(chosen.trial_id, best.trial_id, basis, chosen_mean, best_mean, se, reason)
 
     def to_frame(self) -> pd.DataFrame:
         m = self.metric
@@ -138,7 +173,7 @@ class Leaderboard:
             cv = np.asarray(t.cv_scores, dtype=float)
             seeds = np.asarray(t.seed_scores, dtype=float)
             rows.append({
-                "model": t.name, "family": t.family, "rung": t.rung, "status": t.status,
+                "trial_id": t.trial_id, "model": t.name, "family": t.family, "rung": t.rung, "status": t.status,
                 f"val_{m}": t.score(m), f"train_{m}": float(t.train_scores.get(m, float("nan"))),
                 "val_se": t.val_se,
                 "cv_mean": float(cv.mean()) if len(cv) else float("nan"),

@@ -35,10 +35,7 @@ def _pos(task: Task) -> int:
 
 
 def _labels(p: np.ndarray, task: Task) -> np.ndarray:
-    if task.kind is _BIN:  # class codes, like y: the positive class's code where its probability is >= 0.5
-        pos = _pos(task)
-        return np.where(p[:, pos] >= 0.5, pos, 1 - pos)
-    return np.argmax(p, axis=1)
+    return task.decide(p)
 
 
 def _binary_y(y: np.ndarray, task: Task) -> np.ndarray:

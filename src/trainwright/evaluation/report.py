@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 
 from trainwright.data import Schema, Split, Task
-from trainwright.data.audit import AuditReport
-from trainwright.data.eda import Profile
 from trainwright.evaluation.diagnosis import Diagnosis
 from trainwright.evaluation.importance import Importance
 from trainwright.evaluation.leaderboard import Choice, Leaderboard
@@ -26,6 +24,8 @@ from trainwright.evaluation.report_parts import (
     fmt,
     regression_points,
 )
+from trainwright.fileio import jsonable
+from trainwright.hygiene import AuditReport, DataProfile
 
 __all__ = ["Figure", "Report", "ReportData", "Section", "Table", "audit_report", "run_report"]
 
@@ -101,7 +101,7 @@ def _findings_section(audit: AuditReport | None, key: str, title: str) -> Sectio
     return Section(key, title, tuple(paragraphs), (table,) if audit.findings else ())
 
 
-def audit_report(audit: AuditReport, profile: Profile | None) -> Report:
+def audit_report(audit: AuditReport, profile: DataProfile | None) -> Report:
     """The audit: findings first, then the exploratory plots."""
     summary = Section("summary", "Summary", (
         f"Data: {audit.source} — {audit.n_rows} rows, {audit.n_columns} columns; target '{audit.target}' "
@@ -129,14 +129,14 @@ def audit_report(audit: AuditReport, profile: Profile | None) -> Report:
 def _leaderboard_section(board: Leaderboard, choice: Choice) -> Section:
     m = board.metric
     frame = board.to_frame()
-    rows = tuple((r["model"] + (" ✓" if r["model"] == choice.chosen else ""), str(r["rung"]), r["status"],
+    rows = tuple((r["trial_id"] + (" ✓" if r["trial_id"] == choice.chosen else ""), str(r["rung"]), r["status"],
                   fmt(r[f"val_{m}"]), fmt(r[f"train_{m}"]), fmt(r["cv_mean"]), fmt(r["cv_std"]), fmt(r["fit_s"], 2),
                   str(r["note"])[:80]) for _, r in frame.iterrows())
-    table = Table(("model", "rung", "status", f"val {m}", f"train {m}", "cv mean", "cv sd", "fit s", "note"), rows,
+    table = Table(("trial", "rung", "status", f"val {m}", f"train {m}", "cv mean", "cv sd", "fit s", "note"), rows,
                   "Validation part; ✓ marks the chosen model")
     ok = frame[frame["status"] == "ok"]
     fig = Figure("leaderboard", f"Validation {m} by model", {
-        "models": ok["model"].tolist(), "scores": [float(v) for v in ok[f"val_{m}"]],
+        "models": ok["trial_id"].tolist(), "scores": [float(v) for v in ok[f"val_{m}"]],
         "errors": [float(v) if not math.isnan(v) else 0.0 for v in ok["val_se"]], "chosen": choice.chosen,
         "metric": m, "greater_is_better": board.greater_is_better})
     return Section("leaderboard", "Leaderboard", (), (table,), (fig,))
@@ -212,7 +212,7 @@ def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: S
         + "."))
     choice_section = Section("choice", "The chosen model and why", (choice.reason,), (
         Table(("parameter", "value"), tuple((str(k), str(v)) for k, v in sorted(chosen.params.items()))[:30],
-              f"{chosen.name} ({chosen.family}, rung {chosen.rung})"),))
+              f"{chosen.trial_id} ({chosen.name}, {chosen.family}, rung {chosen.rung})"),))
     test_rows = tuple((k, fmt(v)) for k, v in test_scores.items())
     test = Section("test", "The test-set result", (
         f"{m} = {fmt(test_scores.get(m))} on {split.sizes['test']} rows, touched once, after the choice.",),
@@ -223,7 +223,7 @@ def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: S
                 test)
     payload = {"run_id": run_id, "task": task.to_dict(), "split": {"sizes": split.sizes, "strategy": split.strategy,
                "contamination": split.contamination}, "choice": choice.reason, "chosen": choice.chosen,
-               "test_scores": {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in test_scores.items()},
+               "test_scores": jsonable(test_scores),
                "diagnosis": diagnosis.to_dict() if diagnosis else None, "audit": data.audit.to_dict() if data and data.audit else None,
                "timings": dict(timings or {})}
     return Report("run", f"Run {run_id}", f"{task.kind.value} · {task.target} · {m} = {fmt(test_scores.get(m))} (test)",

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 
 from trainwright.data import Task
-from trainwright.data.audit import AuditReport
-from trainwright.data.eda import Profile
+from trainwright.hygiene import AuditReport, DataProfile
 
 __all__ = ["classification_curves", "eda_figures", "findings_rows", "fmt", "regression_points"]
 
@@ -37,7 +36,7 @@ def findings_rows(audit: AuditReport) -> tuple[tuple[str, ...], ...]:
     return tuple(rows)
 
 
-def eda_figures(profile: Profile) -> list[tuple[str, str, dict[str, Any]]]:
+def eda_figures(profile: DataProfile) -> list[tuple[str, str, dict[str, Any]]]:
     """(kind, title, data) for each exploratory plot."""
     figs: list[tuple[str, str, dict[str, Any]]] = []
     if profile.class_balance:
@@ -58,7 +57,7 @@ def eda_figures(profile: Profile) -> list[tuple[str, str, dict[str, Any]]]:
 
 def _binary_curves(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     from sklearn.calibration import calibration_curve
-    from sklearn.metrics import auc, precision_recall_curve, roc_curve
+    from sklearn.metrics import auc, average_precision_score, precision_recall_curve, roc_curve
 
     fpr, tpr, _ = roc_curve(y, p)
     precision, recall, _ = precision_recall_curve(y, p)
@@ -68,7 +67,7 @@ def _binary_curves(y: np.ndarray, p: np.ndarray) -> dict[str, Any]:
     keep_pr = np.unique(np.linspace(0, len(recall) - 1, min(len(recall), 400)).astype(int))
     return {"roc": {"fpr": fpr[keep].round(5).tolist(), "tpr": tpr[keep].round(5).tolist(), "auc": float(auc(fpr, tpr))},
             "pr": {"recall": recall[keep_pr].round(5).tolist(), "precision": precision[keep_pr].round(5).tolist(),
-                   "base_rate": float(np.mean(y))},
+                   "average_precision": float(average_precision_score(y, p)), "base_rate": float(np.mean(y))},
             "calibration": {"mean_predicted": prob_pred.round(5).tolist(), "fraction_positive": prob_true.round(5).tolist()}}
 
 
@@ -79,10 +78,7 @@ def classification_curves(y: np.ndarray, proba: np.ndarray, task: Task) -> dict[
 
     labels = [str(c) for c in task.classes]
     k = len(labels)
-    pred = np.argmax(proba, axis=1)
-    if task.kind.value == "binary":
-        pos = task.classes.index(task.positive_label)
-        pred = np.where(proba[:, pos] >= 0.5, pos, 1 - pos)
+    pred = task.decide(proba)
     out: dict[str, Any] = {"labels": labels, "confusion": confusion_matrix(y, pred, labels=list(range(k))).tolist()}
     curves = {}
     targets = [task.classes.index(task.positive_label)] if task.kind.value == "binary" else list(range(min(k, 8)))

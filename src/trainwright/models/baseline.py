@@ -9,9 +9,12 @@ from sklearn.dummy import DummyClassifier, DummyRegressor
 
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
+from trainwright.models.serialize import Serializer
 from trainwright.models.spec import BuildContext, ModelSpec
 
-__all__ = ["DUMMY"]
+__all__ = ["DUMMY", "SERIALIZER", "SPECS"]
+
+SERIALIZER = Serializer("baseline")  # the dummies hold class priors or a constant: skops' defaults suffice
 
 
 def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
@@ -23,5 +26,7 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
 DUMMY = ModelSpec(
     name="dummy", family="baseline", rung=0, build=_build, needs=FeatureNeeds(uses_features=False),
     defaults={"classification_strategy": "prior", "regression_strategy": "mean"}, relative_cost=0.05,
-    tags=frozenset({"baseline"}), description="predicts the class frequencies or the mean",
+    tags=frozenset({"baseline"}), description="predicts the class frequencies or the mean", serializer=SERIALIZER,
 )
+
+SPECS = (DUMMY,)

@@ -9,9 +9,12 @@ from sklearn.linear_model import LogisticRegression, Ridge
 
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
+from trainwright.models.serialize import Serializer
 from trainwright.models.spec import BuildContext, ModelSpec
 
-__all__ = ["LINEAR"]
+__all__ = ["LINEAR", "SERIALIZER", "SPECS"]
+
+SERIALIZER = Serializer("linear")  # coefficients and intercepts: skops' defaults suffice
 
 
 def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
@@ -24,5 +27,7 @@ LINEAR = ModelSpec(
     name="linear", family="linear", rung=1, build=_build, needs=FeatureNeeds(scale=True, sparse=True, float32=True),
     defaults={"C": 1.0, "alpha": 1.0, "max_iter": 2000},
     search_space={"C": ("log", 1e-3, 1e2), "alpha": ("log", 1e-3, 1e3)}, relative_cost=1.0,
-    description="logistic regression (L2) or ridge regression",
+    description="logistic regression (L2) or ridge regression", serializer=SERIALIZER,
 )
+
+SPECS = (LINEAR,)

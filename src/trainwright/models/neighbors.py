@@ -9,9 +9,16 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
+from trainwright.models.serialize import Serializer
 from trainwright.models.spec import BuildContext, ModelSpec
 
-__all__ = ["KNN"]
+__all__ = ["KNN", "SERIALIZER", "SPECS"]
+
+# the fitted search index and its distance metric
+SERIALIZER = Serializer("neighbors", trusted_types=frozenset({
+    "sklearn.neighbors._kd_tree.KDTree", "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+}))
 
 
 def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
@@ -23,5 +30,7 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
 KNN = ModelSpec(
     name="knn", family="neighbors", rung=3, build=_build, needs=FeatureNeeds(scale=True, float32=True),
     defaults={"n_neighbors": 15, "weights": "distance"}, search_space={"n_neighbors": ("int", 3, 50)},
-    max_rows=50_000, relative_cost=2.0, description="k-nearest neighbours, distance-weighted",
+    max_rows=50_000, relative_cost=2.0, description="k-nearest neighbours, distance-weighted", serializer=SERIALIZER,
 )
+
+SPECS = (KNN,)

@@ -1,25 +1,51 @@
-"""The one explicit, ordered list of candidates, simplest first. Plugins come in through the
-``trainwright.models`` entry-point group (each entry point names a ModelSpec)."""
+"""The ordered list of candidates, simplest first, and the serializers their families declare.
+
+A model family is one module in this package with a module-level ``SPECS`` tuple: ``discover`` lists the package's
+modules (``pkgutil``, sorted by name), imports each one explicitly and collects its specs, ordered by rung, then
+module name, then the module's own order. So adding a family is adding one file; nothing registers itself by
+being imported. Plugins come in through the ``trainwright.models`` entry-point group (each entry point names a
+ModelSpec) and bring their serializers with them.
+"""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from importlib.metadata import entry_points
 
 from trainwright.exceptions import ConfigError, Problem
-from trainwright.models.baseline import DUMMY
-from trainwright.models.gbdt import CATBOOST, HIST_GRADIENT_BOOSTING, LIGHTGBM, XGBOOST
-from trainwright.models.linear import LINEAR
-from trainwright.models.neighbors import KNN
+from trainwright.models.serialize import Serializer
 from trainwright.models.spec import ModelSpec
-from trainwright.models.svm import SVM
-from trainwright.models.trees import EXTRA_TREES, RANDOM_FOREST
 
-__all__ = ["REGISTRY", "all_specs", "get_spec", "resolve"]
+__all__ = ["REGISTRY", "all_specs", "discover", "get_serializer", "get_spec", "resolve", "serializers"]
 
-REGISTRY: tuple[ModelSpec, ...] = (
-    DUMMY, LINEAR, SVM, KNN, RANDOM_FOREST, EXTRA_TREES, HIST_GRADIENT_BOOSTING, LIGHTGBM, XGBOOST, CATBOOST,
-)
+_PACKAGE = __name__.rpartition(".")[0]  # trainwright.models
+
+
+def _family_specs(module_name: str) -> tuple[ModelSpec, ...]:
+    specs = getattr(importlib.import_module(module_name), "SPECS", None)
+    if specs is None:
+        return ()
+    if not isinstance(specs, tuple) or not all(isinstance(s, ModelSpec) for s in specs):
+        raise ConfigError(f"{module_name}.SPECS must be a tuple of ModelSpec (got {type(specs).__name__})")
+    return specs
+
+
+def discover(package: str = _PACKAGE) -> tuple[ModelSpec, ...]:
+    """Every spec of every family module in ``package`` (modules whose names start with ``_`` are skipped)."""
+    path = importlib.import_module(package).__path__
+    names = sorted(m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_") and not m.ispkg)
+    found = [(spec.rung, name, i, spec) for name in names for i, spec in enumerate(_family_specs(f"{package}.{name}"))]
+    specs = tuple(spec for *_, spec in sorted(found, key=lambda t: t[:3]))
+    spec_names = [s.name for s in specs]
+    twice = sorted({n for n in spec_names if spec_names.count(n) > 1})
+    if twice:
+        raise ConfigError(f"model spec names used twice in {package}: {', '.join(twice)}")
+    return specs
+
+
+REGISTRY: tuple[ModelSpec, ...] = discover()
 
 
 def _plugins() -> tuple[ModelSpec, ...]:
@@ -35,6 +61,21 @@ def _plugins() -> tuple[ModelSpec, ...]:
 def all_specs() -> tuple[ModelSpec, ...]:
     """Built-in specs then plugins, ordered by rung (stable)."""
     return tuple(sorted(REGISTRY + _plugins(), key=lambda s: s.rung))
+
+
+def serializers() -> tuple[Serializer, ...]:
+    """Each family's serializer once, in ladder order. Two different serializers under one name are refused: the
+    name is what a bundle records to find its serializer again."""
+    by_name: dict[str, Serializer] = {}
+    for spec in all_specs():
+        known = by_name.setdefault(spec.serializer.name, spec.serializer)
+        if known is not spec.serializer and known != spec.serializer:
+            raise ConfigError(f"two different serializers are named {known.name!r} (one of them for {spec.name!r})")
+    return tuple(by_name.values())
+
+
+def get_serializer(name: str) -> Serializer | None:
+    return next((s for s in serializers() if s.name == name), None)
 
 
 def get_spec(name: str) -> ModelSpec:

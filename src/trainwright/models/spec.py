@@ -8,6 +8,7 @@ from typing import Any
 
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
+from trainwright.models.serialize import SKOPS, Serializer
 
 __all__ = ["ALL_TASKS", "BuildContext", "EarlyStopping", "ModelSpec"]
 
@@ -23,6 +24,7 @@ class BuildContext:
     n_classes: int
     random_state: int
     n_jobs: int = -1
+    device: str = "cpu"  # where a torch model trains ("cpu", "cuda", "cuda:1"); tree and linear models ignore it
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class ModelSpec:
     relative_cost: float = 1.0  # rough fit cost relative to the linear model, for the time budget
     tags: frozenset[str] = frozenset()
     description: str = ""
+    serializer: Serializer = SKOPS  # how its fitted estimator travels in a bundle (models/serialize.py)
 
     @property
     def is_baseline(self) -> bool:

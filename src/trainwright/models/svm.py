@@ -10,11 +10,16 @@ from sklearn.svm import SVC, SVR, LinearSVC, LinearSVR
 
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
+from trainwright.models.serialize import Serializer
 from trainwright.models.spec import BuildContext, ModelSpec
 
-__all__ = ["KERNEL_MAX_ROWS", "SVM"]
+__all__ = ["KERNEL_MAX_ROWS", "SERIALIZER", "SPECS", "SVM"]
 
 KERNEL_MAX_ROWS = 5_000
+# Platt scaling: CalibratedClassifierCV keeps one calibrated classifier and its sigmoid per class
+SERIALIZER = Serializer("svm", trusted_types=frozenset({
+    "sklearn.calibration._CalibratedClassifier", "sklearn.calibration._SigmoidCalibration",
+}))
 
 
 def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
@@ -35,4 +40,7 @@ SVM = ModelSpec(
     name="svm", family="svm", rung=2, build=_build, needs=FeatureNeeds(scale=True),
     defaults={"C": 1.0, "kernel": "auto"}, search_space={"C": ("log", 1e-2, 1e2)}, max_rows=200_000,
     relative_cost=8.0, description=f"RBF-kernel SVM up to {KERNEL_MAX_ROWS} rows, linear SVM above",
+    serializer=SERIALIZER,
 )
+
+SPECS = (SVM,)

@@ -14,12 +14,14 @@ from sklearn.ensemble import (
 
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
+from trainwright.models.serialize import Serializer
 from trainwright.models.spec import BuildContext, ModelSpec
 
-__all__ = ["EXTRA_TREES", "RANDOM_FOREST"]
+__all__ = ["EXTRA_TREES", "RANDOM_FOREST", "SERIALIZER", "SPECS"]
 
 _MAX_SAMPLES = 200_000  # rows per tree on large data, so memory and time stay bounded
 _ROWS_PER_LEAF = 20_000  # min_samples_leaf grows with the data for the same reason
+SERIALIZER = Serializer("trees", trusted_types=frozenset({"sklearn.tree._tree.Tree"}))  # each tree's node arrays
 
 
 def _builder(classifier: type, regressor: type) -> Any:
@@ -45,8 +47,12 @@ _NEEDS = FeatureNeeds(one_hot=False, handles_missing=True)
 RANDOM_FOREST = ModelSpec(
     name="random_forest", family="trees", rung=4, build=_builder(RandomForestClassifier, RandomForestRegressor),
     needs=_NEEDS, defaults=_DEFAULTS, search_space=_SPACE, relative_cost=5.0, description="random forest",
+    serializer=SERIALIZER,
 )
 EXTRA_TREES = ModelSpec(
     name="extra_trees", family="trees", rung=4, build=_builder(ExtraTreesClassifier, ExtraTreesRegressor),
     needs=_NEEDS, defaults=_DEFAULTS, search_space=_SPACE, relative_cost=4.0, description="extremely randomised trees",
+    serializer=SERIALIZER,
 )
+
+SPECS = (RANDOM_FOREST, EXTRA_TREES)

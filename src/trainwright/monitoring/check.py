@@ -16,8 +16,15 @@ import pandas as pd
 
 from trainwright.bundle import Model, load
 from trainwright.data import coerce_frame, load_table
-from trainwright.data.drift import DriftReport, Thresholds, bin_fractions, compare, metric_change
-from trainwright.data.profile import column_values, prediction_values
+from trainwright.drift import (
+    DriftReport,
+    Thresholds,
+    bin_fractions,
+    column_values,
+    compare,
+    metric_change,
+    prediction_values,
+)
 from trainwright.evaluation import METRICS, score_one
 from trainwright.exceptions import BundleError, GateFailed, Problem
 

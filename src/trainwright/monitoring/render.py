@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from trainwright.bundle import atomic_output
+from trainwright.fileio import atomic_output
 from trainwright.monitoring.check import Monitoring
 
 __all__ = ["render_html", "write_reports"]

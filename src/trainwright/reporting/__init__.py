@@ -1,16 +1,15 @@
 """Layer 7: renderers of report objects (HTML, Markdown, JSON, Matplotlib plots).
 
-``attach_run_report(result)`` writes runs/<id>/report.{html,md,json} and returns the result with report_path set;
+``ReportWriter`` is a listener of the workflow: at its ``write`` step it renders runs/<id>/report.{html,md,json};
 ``write_audit_report(audit, profile, out_dir, stem)`` writes the audit's HTML and JSON.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-__all__ = ["attach_run_report", "build_run_report", "write_audit_report"]
+__all__ = ["ReportWriter", "build_run_report", "write_audit_report"]
 
 
 def build_run_report(result: Any) -> Any:
@@ -23,12 +22,14 @@ def build_run_report(result: Any) -> Any:
                       test_scores=result.test_scores, diagnosis=result.diagnosis, data=data, timings=result.timings)
 
 
-def attach_run_report(result: Any) -> Any:
-    """Render the run report into the run folder; return ``result`` with ``report_path`` (the HTML file)."""
-    from trainwright.reporting.render import write_report
+class ReportWriter:
+    """Renders the run report into the run folder when the workflow says the folder is being written."""
 
-    files = write_report(build_run_report(result), Path(result.run_dir), "report")
-    return replace(result, report_path=files["html"])
+    def __call__(self, event: Any) -> None:
+        if event.step == "write" and event.stage == "start":
+            from trainwright.reporting.render import write_report
+
+            write_report(build_run_report(event.payload.result), Path(event.payload.directory), "report")
 
 
 def write_audit_report(audit: Any, profile: Any, out_dir: str | Path, stem: str) -> dict[str, Path]:

@@ -1,4 +1,11 @@
-"""Matplotlib drawings of report Figures, as PNG bytes. One function per figure kind; no pyplot global state.
+"""Matplotlib drawings of report Figures, as PNG bytes. One function per figure kind; each draws on a Figure of its
+own (no pyplot figures, no global state).
+
+The confusion matrix, ROC, precision-recall and calibration plots are scikit-learn's Display classes drawn on those
+axes. Reports are data first, so a figure holds the computed curve (report_parts.py: ``roc_curve``,
+``precision_recall_curve``, ``calibration_curve``), not every test prediction: the displays are built from the
+curve (their constructors) rather than ``from_predictions``, which would compute the same curve from the raw
+predictions.
 
 Sizes are chosen to read on a laptop screen: about 760 px wide at 100 dpi, never more than ~480 px tall.
 """
@@ -147,48 +154,73 @@ def leaderboard(d: Mapping[str, Any]) -> bytes:
 
 
 def confusion(d: Mapping[str, Any]) -> bytes:
-    m = np.asarray(d["matrix"])
+    """scikit-learn's ConfusionMatrixDisplay of the stored counts (rows: actual, columns: predicted)."""
+    from sklearn.metrics import ConfusionMatrixDisplay
+
     k = len(d["labels"])
     size = min(4.8, 2.4 + 0.3 * k)
     fig, ax = _figure(width=size + 1.0, height=size)
-    ax.imshow(m, cmap="Blues")
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, str(m[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if m[i, j] > m.max() / 2 else "black")
-    ticks = np.arange(k)
-    ax.set_xticks(ticks, [_short(x, 10) for x in d["labels"]], rotation=30 if k > 3 else 0, fontsize=8)
-    ax.set_yticks(ticks, [_short(x, 10) for x in d["labels"]], fontsize=8)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("actual")
+    display = ConfusionMatrixDisplay(np.asarray(d["matrix"], dtype=int), display_labels=[_short(x, 10) for x in d["labels"]])
+    display.plot(ax=ax, cmap="Blues", colorbar=False, values_format="d", xticks_rotation=30 if k > 3 else "horizontal",
+                 text_kw={"fontsize": 8})
+    ax.tick_params(labelsize=8)
     return _png(fig)
 
 
-def _curves(d: Mapping[str, Any], x: str, y: str, xlabel: str, ylabel: str, diagonal: bool, label: Callable[[str, Any], str]) -> bytes:
-    fig, ax = _figure(width=5.2, height=3.6)
-    for name, c in d["curves"].items():
-        ax.plot(c[x], c[y], marker="o" if len(c[x]) <= 12 else None, ms=3, label=label(name, c))
-    if diagonal:
-        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, loc="lower right" if x != "recall" else "lower left")
-    return _png(fig)
+def _positive(d: Mapping[str, Any]) -> str | None:
+    """The positive label when there is one curve (binary), for the axis labels; None for one-vs-rest curves."""
+    return next(iter(d["curves"])) if len(d["curves"]) == 1 else None
+
+
+def _legend(ax: Any, loc: str) -> None:
+    if ax.get_legend_handles_labels()[1]:
+        ax.legend(fontsize=7, loc=loc)
 
 
 def roc(d: Mapping[str, Any]) -> bytes:
-    return _curves(d, "fpr", "tpr", "false positive rate", "true positive rate", True, lambda n, c: f"{n} (AUC {c['auc']:.3f})")
+    """scikit-learn's RocCurveDisplay, one curve per class (binary: the positive class; multiclass: one-vs-rest)."""
+    from sklearn.metrics import RocCurveDisplay
+
+    fig, ax = _figure(width=5.2, height=3.6)
+    curves = list(d["curves"].items())
+    for i, (name, c) in enumerate(curves):
+        display = RocCurveDisplay(fpr=np.asarray(c["fpr"]), tpr=np.asarray(c["tpr"]), roc_auc=c["auc"],
+                                  name=_short(name, 16), pos_label=_positive(d))
+        display.plot(ax=ax, plot_chance_level=i == len(curves) - 1)
+    _legend(ax, "lower right")
+    return _png(fig)
 
 
 def pr(d: Mapping[str, Any]) -> bytes:
-    return _curves(d, "recall", "precision", "recall", "precision", False, lambda n, c: f"{n} (base rate {c['base_rate']:.2f})")
+    """scikit-learn's PrecisionRecallDisplay: step-wise curves labelled with their average precision; the chance
+    level (the positive class's share) for a binary target."""
+    from sklearn.metrics import PrecisionRecallDisplay
+
+    fig, ax = _figure(width=5.2, height=3.6)
+    positive = _positive(d)
+    for name, c in d["curves"].items():
+        display = PrecisionRecallDisplay(precision=np.asarray(c["precision"]), recall=np.asarray(c["recall"]),
+                                         average_precision=c.get("average_precision"), name=_short(name, 16),
+                                         pos_label=positive, prevalence_pos_label=c["base_rate"])
+        display.plot(ax=ax, plot_chance_level=positive is not None)
+    _legend(ax, "lower left")
+    return _png(fig)
 
 
 def calibration(d: Mapping[str, Any]) -> bytes:
-    return _curves(d, "mean_predicted", "fraction_positive", "mean predicted probability", "observed frequency", True,
-                   lambda n, c: n)
+    """scikit-learn's CalibrationDisplay of the stored reliability curves (quantile bins), one per class."""
+    from sklearn.calibration import CalibrationDisplay
+
+    fig, ax = _figure(width=5.2, height=3.6)
+    for i, (name, c) in enumerate(d["curves"].items()):
+        # the curve is stored, not the predictions: y_prob is only kept by the display, never drawn
+        display = CalibrationDisplay(np.asarray(c["fraction_positive"]), np.asarray(c["mean_predicted"]), y_prob=None,
+                                     pos_label=_positive(d))
+        display.plot(ax=ax, name=_short(name, 16), ref_line=i == 0, marker="o", ms=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1.02)
+    _legend(ax, "lower right")
+    return _png(fig)
 
 
 def predicted_vs_actual(d: Mapping[str, Any]) -> bytes:

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from dataclasses import replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from trainwright.evaluation.report import Report
+from trainwright.fileio import atomic_output, jsonable
 from trainwright.reporting.plots import draw
 
 __all__ = ["render_html", "render_json", "render_markdown", "write_report"]
@@ -61,33 +58,16 @@ def render_markdown(report: Report, image_paths: dict[str, str] | None = None) -
     return "\n".join(lines)
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.generic):
-        return _clean(value.item())
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
 def render_json(report: Report) -> str:
-    return json.dumps(_clean(report.to_dict()), indent=2, default=str, allow_nan=False)
+    return json.dumps(jsonable(report.to_dict()), indent=2, default=str, allow_nan=False)
 
 
 def _atomic_write(path: Path, content: str | bytes) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    if isinstance(content, bytes):
-        tmp.write_bytes(content)
-    else:
-        tmp.write_text(content, encoding="utf-8")
-    tmp.replace(path)
+    with atomic_output(path) as tmp:
+        if isinstance(content, bytes):
+            tmp.write_bytes(content)
+        else:
+            tmp.write_text(content, encoding="utf-8")
 
 
 def write_report(report: Report, out_dir: str | Path, stem: str = "report") -> dict[str, Path]:

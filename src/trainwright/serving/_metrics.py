@@ -1,4 +1,8 @@
-"""Request counters and latency histograms, rendered as Prometheus text (exposition format 0.0.4).
+"""Request counters and latency histograms from ``prometheus_client``, in a registry of the app's own.
+
+Each app gets its own ``CollectorRegistry`` (not the process-wide default), so two apps in one process (tests, or
+two bundles served side by side) never clash over metric names. ``/metrics`` answers ``generate_latest`` with
+``CONTENT_TYPE_LATEST``.
 
 The middleware in front of the app does the counting: it runs for every request (401 and 413 included), checks
 the size limit and the API key before the app reads anything, and never lets an exception out as a 500.
@@ -8,15 +12,16 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
 import time
-from collections import defaultdict
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["BUCKETS", "Guard", "Metrics"]
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+__all__ = ["BUCKETS", "CONTENT_TYPE", "Guard", "Metrics"]
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
 KNOWN_PATHS = frozenset({"/predict", "/health", "/metadata", "/metrics", "/drift", "/docs", "/openapi.json", "/redoc"})
 OPEN_PATHS = frozenset({"/health", "/docs", "/openapi.json", "/redoc", "/docs/oauth2-redirect"})
 
@@ -27,62 +32,43 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 class Metrics:
-    """Thread-safe counters: requests by method, path and status; latency histogram by path; predicted rows."""
+    """The app's metrics: requests by method, path and status; errors (4xx, 5xx) by path and status; latency
+    histogram by path; predicted rows. Paths outside the app's routes count as "other" (bounded label values)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.requests: dict[tuple[str, str, int], int] = defaultdict(int)
-        self.buckets: dict[str, list[int]] = defaultdict(lambda: [0] * (len(BUCKETS) + 1))
-        self.sums: dict[str, float] = defaultdict(float)
-        self.rows = 0
+        self.registry = CollectorRegistry()
+        self.requests = Counter("trainwright_requests", "HTTP requests by method, path and status.",
+                                ["method", "path", "status"], registry=self.registry)
+        self.errors = Counter("trainwright_request_errors", "Requests answered with a 4xx or 5xx status.",
+                              ["path", "status"], registry=self.registry)
+        self.latency = Histogram("trainwright_request_duration_seconds", "Time from request to response.", ["path"],
+                                 buckets=BUCKETS, registry=self.registry)
+        self.rows = Counter("trainwright_predictions", "Rows scored.", registry=self.registry)
 
     def observe(self, method: str, path: str, status: int, seconds: float) -> None:
         path = path if path in KNOWN_PATHS else "other"
-        with self._lock:
-            self.requests[(method, path, status)] += 1
-            counts = self.buckets[path]
-            for i, bound in enumerate(BUCKETS):
-                if seconds <= bound:
-                    counts[i] += 1
-                    break
-            else:
-                counts[-1] += 1
-            self.sums[path] += seconds
+        self.requests.labels(method=method, path=path, status=str(status)).inc()
+        if status >= 400:
+            self.errors.labels(path=path, status=str(status)).inc()
+        self.latency.labels(path=path).observe(seconds)
 
     def add_rows(self, n: int) -> None:
-        with self._lock:
-            self.rows += n
+        self.rows.inc(n)
 
     def count(self, path: str, status: int | None = None) -> int:
-        with self._lock:
-            return sum(v for (_, p, s), v in self.requests.items() if p == path and (status is None or s == status))
+        """Requests seen for ``path`` (and ``status``), summed over methods."""
+        total = 0.0
+        for family in self.requests.collect():
+            for sample in family.samples:
+                labels = sample.labels
+                if (sample.name.endswith("_total") and labels["path"] == path
+                        and (status is None or labels["status"] == str(status))):
+                    total += sample.value
+        return int(total)
 
-    def render(self) -> str:
-        with self._lock:
-            lines = ["# HELP trainwright_requests_total HTTP requests by method, path and status.",
-                     "# TYPE trainwright_requests_total counter"]
-            lines += [f'trainwright_requests_total{{method="{m}",path="{p}",status="{s}"}} {v}'
-                      for (m, p, s), v in sorted(self.requests.items())]
-            errors: dict[tuple[str, int], int] = defaultdict(int)
-            for (_, p, s), v in self.requests.items():
-                if s >= 400:
-                    errors[(p, s)] += v
-            lines += ["# HELP trainwright_request_errors_total Requests answered with a 4xx or 5xx status.",
-                      "# TYPE trainwright_request_errors_total counter"]
-            lines += [f'trainwright_request_errors_total{{path="{p}",status="{s}"}} {v}' for (p, s), v in sorted(errors.items())]
-            lines += ["# HELP trainwright_request_duration_seconds Time from request to response.",
-                      "# TYPE trainwright_request_duration_seconds histogram"]
-            for path, counts in sorted(self.buckets.items()):
-                running = 0
-                for bound, c in zip((*BUCKETS, float("inf")), counts, strict=True):
-                    running += c
-                    le = "+Inf" if bound == float("inf") else repr(bound)
-                    lines.append(f'trainwright_request_duration_seconds_bucket{{path="{path}",le="{le}"}} {running}')
-                lines.append(f'trainwright_request_duration_seconds_sum{{path="{path}"}} {self.sums[path]:.6f}')
-                lines.append(f'trainwright_request_duration_seconds_count{{path="{path}"}} {running}')
-            lines += ["# HELP trainwright_predictions_total Rows scored.", "# TYPE trainwright_predictions_total counter",
-                      f"trainwright_predictions_total {self.rows}"]
-        return "\n".join(lines) + "\n"
+    def render(self) -> bytes:
+        """The Prometheus text exposition of this app's registry."""
+        return generate_latest(self.registry)
 
 
 async def _json(send: Send, status: int, payload: dict[str, Any], headers: list[tuple[bytes, bytes]] = ()) -> None:  # type: ignore[assignment]

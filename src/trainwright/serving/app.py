@@ -26,15 +26,15 @@ import pandas as pd
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from trainwright.bundle import Model, load
 from trainwright.data import coerce_frame
-from trainwright.data.drift import Thresholds, compare
+from trainwright.drift import Thresholds, compare
 from trainwright.exceptions import TrainwrightError
-from trainwright.serving._metrics import OPEN_PATHS, Guard, Metrics
+from trainwright.serving._metrics import CONTENT_TYPE, OPEN_PATHS, Guard, Metrics
 from trainwright.serving._schema import BodyError, request_models
 
 __all__ = ["API_KEY_ENV", "ServeSettings", "build_app", "serve"]
@@ -222,6 +222,12 @@ class _Service:
         frame, raw = self.recent.frame(list(self.requests.columns))
         X = coerce_frame(frame, self.model.schema, strict=False)
         report = compare(profile, X, pred=raw, task=self.model.task, thresholds=self.settings.thresholds)
+        if not report.enough_rows:  # per-column statistics of a handful of rows would all read as drift
+            return _clean({"available": True, "window": self.settings.recent_rows, "n_rows": report.n_rows,
+                           "enough_rows": False, "drifted": False, "drifted_columns": [],
+                           "min_rows": report.thresholds.min_rows,
+                           "message": f"too few rows to judge drift: {report.n_rows} recent rows, at least "
+                                      f"{report.thresholds.min_rows} are needed"})
         return _clean({"available": True, "window": self.settings.recent_rows, **report.to_dict()})
 
 
@@ -268,8 +274,8 @@ def _routes(app: Any, service: _Service) -> None:
         return service.metadata()
 
     @app.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
-    async def metrics() -> PlainTextResponse:
-        return PlainTextResponse(service.metrics.render(), media_type="text/plain; version=0.0.4")
+    async def metrics() -> Response:
+        return Response(service.metrics.render(), media_type=CONTENT_TYPE)
 
     @app.get("/drift", summary="Drift of recent requests against the training data's reference profile")
     async def drift() -> dict[str, Any]:

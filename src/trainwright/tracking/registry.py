@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from trainwright.exceptions import Problem, TrackingError
-from trainwright.tracking.mlflow_tracker import Store, quiet_mlflow
+from trainwright.tracking.store import Store, quiet_mlflow
 
-__all__ = ["CHAMPION", "Promotion", "attach_files", "champion_uri", "find_run", "list_runs", "model_uri", "promote"]
+__all__ = ["CHAMPION", "Promotion", "champion_uri", "find_run", "list_runs", "model_uri", "promote"]
 
 CHAMPION = "champion"
 
@@ -99,14 +98,3 @@ def champion_uri(store: Store, name: str) -> str:
             "tracking.no_champion", f"the registered model '{name}' has no '{CHAMPION}' alias",
             fix="promote a run first: trainwright promote RUN_ID (or pass --model-name)")]) from None
     return f"models:/{name}@{CHAMPION}"
-
-
-def attach_files(ref: str, paths: list[Path], *, uri: str | None = None, artifact_path: str = "report") -> int:
-    """Log files made after ``train`` returned (the run report) into that run's parent run. Returns how many."""
-    store = Store(uri).open(create=False)
-    with quiet_mlflow():
-        run = find_run(store, ref)
-        files = [p for p in paths if Path(p).is_file()]
-        for path in files:
-            store.client.log_artifact(run.info.run_id, str(path), artifact_path)
-    return len(files)

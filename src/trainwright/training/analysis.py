@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainwright.data import Schema, Split, Task, rows_of
+from trainwright.data import Split, Task, rows_of
 from trainwright.evaluation.diagnosis import Diagnosis, diagnose
 from trainwright.evaluation.importance import Importance, permutation_importance, shap_importance
 from trainwright.evaluation.leaderboard import Choice, Leaderboard
 from trainwright.evaluation.report import ReportData
 from trainwright.models import get_spec
+from trainwright.training.engine import FitContext
 from trainwright.training.learning_curve import learning_curve
 
 __all__ = ["analyse"]
@@ -39,20 +40,22 @@ def _importance(pipeline: Any, X: pd.DataFrame, y: np.ndarray, task: Task, rando
 
 
 def analyse(X: pd.DataFrame, y: np.ndarray, split: Split, board: Leaderboard, choice: Choice, pipeline: Any,
-            test_pred: np.ndarray, task: Task, schema: Schema, *, audit: Any, deadline: float, random_state: int,
-            source: str = "") -> tuple[Diagnosis, ReportData]:
-    """Learning curve (within the time left), diagnosis and report data for the chosen model."""
+            test_pred: np.ndarray, ctx: FitContext, *, audit: Any, source: str = "") -> tuple[Diagnosis, ReportData]:
+    """Learning curve (within the time left), diagnosis and report data for the chosen model. ``X``/``y`` are
+    ordered train, validation, test (see ``workflow._ordered_by_part``)."""
+    task = ctx.task
     trial = board.get(choice.chosen)
-    (X_tr, tr), (X_va, va), (X_te, te) = (rows_of(X, rows) for rows in (split.train, split.validation, split.test))
+    n_train, n_choice = len(split.train), len(split.train) + len(split.validation)
+    X_te, te = rows_of(X, split.test)
     curve = None
     if trial.rung > 0:
-        curve = learning_curve(get_spec(trial.name), schema, task, X_tr, y[tr], X_va, y[va], trial.params,
-                               deadline=deadline,
-                               full_fit_seconds=trial.fit_seconds, random_state=random_state,
+        curve = learning_curve(get_spec(trial.name), X.iloc[:n_choice], y[:n_choice], n_train, trial.params, ctx,
+                               full_fit_seconds=trial.fit_seconds,
                                full_scores=(trial.train_scores[task.metric], trial.score(task.metric)))
     suspects = tuple(c for f in (audit.findings if audit else ()) if f.code.startswith("leakage.") for c in f.columns)
-    diagnosis = diagnose(board, choice.chosen, n_validation=len(va), learning_curve=curve, leakage_suspects=suspects)
-    importance = _importance(pipeline, X_te, y[te], task, random_state)
+    diagnosis = diagnose(board, choice.chosen, n_validation=len(split.validation), learning_curve=curve,
+                         leakage_suspects=suspects)
+    importance = _importance(pipeline, X_te, y[te], task, ctx.random_state)
     data = ReportData(y_test=np.asarray(y[te]), test_pred=np.asarray(test_pred), audit=audit, importance=importance,
                       source=source)
     return diagnosis, data

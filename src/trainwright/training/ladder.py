@@ -1,70 +1,63 @@
-"""Climb the ladder: simplest first, every candidate fitted on train and scored on validation, within a budget."""
+"""Climb the ladder: simplest first, every candidate fitted on train and scored on validation, within a budget;
+then cross-validate the candidates the choice needs, through the same fold engine."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
-from trainwright.data import Schema, Task
-from trainwright.evaluation import Trial, score_one
+from trainwright.data import FoldPlan
+from trainwright.evaluation import Trial, TrialIds
 from trainwright.models import ModelSpec
-from trainwright.training.fit import Fitted, failed_trial, fit_candidate, fit_pipeline, predict_matrix
+from trainwright.training.engine import FitContext, FoldRun, run_folds
+from trainwright.training.events import Event
+from trainwright.training.executor import Executor
+from trainwright.training.fit import Fitted, failed_trial, fit_candidate
 
-__all__ = ["Event", "climb", "cross_validate"]
-
-
-@dataclass(frozen=True)
-class Event:
-    """Progress: ``stage`` is start / done / skipped; ``trial`` is set when it ends. ``step`` is prepare (``payload``
-    is the workflow's Prepared data, audit included, before any model is fitted), ladder, cv or seeds (with a
-    ``spec``), then refit (the chosen model on train+validation, scored once on test), analysis and bundle (no spec)."""
-
-    stage: str
-    spec: ModelSpec | None
-    trial: Trial | None = None
-    step: str = "ladder"
-    payload: Any = None
+__all__ = ["climb", "cross_validate", "expected_seconds"]
 
 
-Listener = Callable[[Event], None]
-
-
-def _estimate(spec: ModelSpec, unit_seconds: float) -> float:
+def expected_seconds(spec: ModelSpec, unit_seconds: float) -> float:
+    """A spec's expected fit time: its relative cost times the seconds one unit of cost took so far."""
     return spec.relative_cost * unit_seconds
 
 
-def climb(specs: Sequence[ModelSpec], schema: Schema, task: Task, X_train: pd.DataFrame, y_train: np.ndarray,
-          X_val: pd.DataFrame, y_val: np.ndarray, *, deadline: float, random_state: int, size_scale: float = 1.0,
-          n_jobs: int = -1, on_event: Listener | None = None) -> list[Fitted | Trial]:
-    """Fit each spec in order. Baselines always run; others are skipped (and say why) when they do not fit the
-    task, the data size or the time left before ``deadline`` (time.monotonic seconds)."""
-    notify = on_event or (lambda e: None)
+def _skip_reason(spec: ModelSpec, ctx: FitContext, n_train: int, unit: float) -> str | None:
+    if not spec.supports(ctx.task.kind):
+        return f"does not support {ctx.task.kind.value} tasks"
+    if spec.max_rows is not None and n_train > spec.max_rows:
+        return f"skipped: {n_train} training rows is above its limit of {spec.max_rows}"
+    if not spec.is_baseline:
+        left = ctx.seconds_left
+        needed = expected_seconds(spec, unit)
+        if left <= 0 or needed > left:
+            return f"skipped: time budget (estimated {needed:.1f}s, {max(left, 0):.1f}s left)"
+    return None
+
+
+def climb(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext, *,
+          ids: TrialIds | None = None) -> list[Fitted | Trial]:
+    """Fit each spec with its default parameters on the hold-out ``plan``, in order. Baselines always run; others
+    are skipped (and say why) when they do not fit the task, the data size or the time left before the deadline."""
+    notify = ctx.listener or (lambda e: None)
+    ids = ids or TrialIds()
     results: list[Fitted | Trial] = []
     unit = 0.0  # seconds of the cheapest informative fit so far, scaled by relative cost
+    n_train = len(plan.folds[0].fit)
     for spec in specs:
-        reason = None
-        if not spec.supports(task.kind):
-            reason = f"does not support {task.kind.value} tasks"
-        elif spec.max_rows is not None and len(X_train) > spec.max_rows:
-            reason = f"skipped: {len(X_train)} training rows is above its limit of {spec.max_rows}"
-        elif not spec.is_baseline:
-            left = deadline - time.monotonic()
-            needed = _estimate(spec, unit)
-            if left <= 0 or needed > left:
-                reason = f"skipped: time budget (estimated {needed:.1f}s, {max(left, 0):.1f}s left)"
+        trial_id = ids.new(spec.name)
+        params = spec.params(size_scale=ctx.size_scale)
+        reason = _skip_reason(spec, ctx, n_train, unit)
         if reason:
-            trial = failed_trial(spec, "skipped", reason, random_state)
+            trial = failed_trial(spec, "skipped", reason, ctx.random_state, trial_id=trial_id, params=params)
             results.append(trial)
             notify(Event("skipped", spec, trial))
             continue
         notify(Event("start", spec))
-        fitted = fit_candidate(spec, schema, task, X_train, y_train, X_val, y_val,
-                               params=spec.params(size_scale=size_scale), random_state=random_state, n_jobs=n_jobs)
+        fitted = fit_candidate(spec, params, X, y, plan, ctx, trial_id=trial_id)
         trial = fitted.trial if isinstance(fitted, Fitted) else fitted
         if trial.ok and not spec.is_baseline:
             unit = max(unit, trial.fit_seconds / max(spec.relative_cost, 1e-3))
@@ -73,16 +66,12 @@ def climb(specs: Sequence[ModelSpec], schema: Schema, task: Task, X_train: pd.Da
     return results
 
 
-def cross_validate(trial: Trial, spec: ModelSpec, schema: Schema, task: Task, X: pd.DataFrame, y: np.ndarray,
-                   folds: Sequence[tuple[np.ndarray, np.ndarray]], *, random_state: int, n_jobs: int = -1) -> Trial:
-    """Score ``trial``'s final parameters on each fold (iterations fixed: no early stopping on the held-out fold)."""
-    scores = []
-    for train_idx, test_idx in folds:
-        try:
-            pipeline, _, _ = fit_pipeline(spec, schema, task, X.iloc[train_idx], y[train_idx], trial.params,
-                                          random_state=random_state, n_jobs=n_jobs)
-            pred = predict_matrix(pipeline, X.iloc[test_idx], task)
-            scores.append(score_one(task.metric, y[test_idx], pred, task))
-        except Exception as exc:
-            return replace(trial, message=(trial.message + f"; cv failed: {type(exc).__name__}").lstrip("; "))
-    return replace(trial, cv_scores=tuple(float(s) for s in scores))
+def cross_validate(trial: Trial, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext, *,
+                   executor: Executor | None = None) -> tuple[Trial, FoldRun | None]:
+    """Score ``trial``'s final parameters on each fold (iterations fixed: no early stopping on the held-out fold).
+    Returns the trial with its fold scores and the engine's run (None when a fold failed: the trial says why)."""
+    try:
+        run = run_folds(spec, trial.params, X, y, replace(plan, early_stopping=False), ctx, executor=executor)
+    except Exception as exc:
+        return replace(trial, message=(trial.message + f"; cv failed: {type(exc).__name__}").lstrip("; ")), None
+    return replace(trial, cv_scores=run.scores), run

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import dataset_path
-from trainwright.data import Split, cv_folds, make_split, row_hashes, rows_of
+from trainwright.data import Split, choice_folds, make_split, row_hashes, rows_of, subsample_plan
 
 
 @pytest.fixture(scope="module")
@@ -159,15 +159,16 @@ def test_too_few_rows_is_a_data_error() -> None:
     assert info.value.problems[0].code == "split.empty_part"
 
 
-def test_cv_folds_keep_twins_together(credit: pd.DataFrame) -> None:
+def test_choice_folds_keep_twins_together(credit: pd.DataFrame) -> None:
     X, y = _Xy(credit, "Status")
     X = X.copy()
     X.iloc[1000:1100] = X.iloc[:100].to_numpy()
     split = make_split(X, y, classification=True)
     rows = np.concatenate([split.train, split.validation])
     Xtv, ytv = X.loc[rows], y.loc[rows].reset_index(drop=True)
-    folds = cv_folds(split, Xtv.index, ytv, n_folds=3, classification=True)
-    assert len(folds) == 3
+    plan = choice_folds(split, Xtv.index, ytv, n_folds=3, classification=True)
+    assert len(plan) == 3 and plan.kind == "stratified-grouped" and plan.covers_all_rows
+    folds = [(f.fit, f.held_out) for f in plan.folds]
     hashes = row_hashes(Xtv)
     for train_pos, test_pos in folds:
         assert not np.intersect1d(hashes[train_pos], hashes[test_pos]).size
@@ -175,14 +176,24 @@ def test_cv_folds_keep_twins_together(credit: pd.DataFrame) -> None:
     assert sorted(np.concatenate([t for _, t in folds]).tolist()) == list(range(len(rows)))
 
 
-def test_cv_folds_time_are_forward() -> None:
+def test_choice_folds_by_time_are_forward() -> None:
     frame = pd.read_csv(dataset_path("diabetes"))
     X, y = _Xy(frame, "progression")
     split = make_split(X, y, classification=False, time=pd.Series(pd.date_range("2020", periods=len(X)), index=X.index))
     rows = np.concatenate([split.train, split.validation])
-    folds = cv_folds(split, X.loc[rows].index, y.loc[rows], n_folds=3, classification=False)
-    for train_pos, test_pos in folds:
-        assert train_pos.max() < test_pos.min()
+    plan = choice_folds(split, X.loc[rows].index, y.loc[rows], n_folds=3, classification=False)
+    assert plan.kind == "time" and not plan.covers_all_rows  # the first rows are never held out
+    for fold in plan.folds:
+        assert fold.fit.max() < fold.held_out.min()
+
+
+def test_subsample_plan_grows_per_class_and_scores_the_same_rows() -> None:
+    y = np.array([0] * 40 + [1] * 10)
+    plan = subsample_plan(y, 20, (0.1, 0.5, 1.0), classification=True, seed=0)
+    sizes = [len(f.fit) for f in plan.folds]
+    assert sizes == [4 + 2, 20 + 5, 50] and plan.n_rows == 70
+    assert all(np.array_equal(f.held_out, np.arange(50, 70)) for f in plan.folds)
+    assert all(set(y[f.fit]) == {0, 1} for f in plan.folds)  # at least two rows of each class
 
 
 def test_rows_of_shares_a_contiguous_run_and_copies_otherwise() -> None:

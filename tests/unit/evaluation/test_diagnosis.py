@@ -4,17 +4,18 @@ hand-made trials for the boundaries of each stated threshold."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tests.conftest import dataset_path
-from trainwright.data import infer_schema, infer_task
+from trainwright.data import holdout_plan, infer_schema, infer_task
 from trainwright.evaluation import Leaderboard, Trial
 from trainwright.evaluation.diagnosis import THRESHOLDS, LearningCurve, diagnose, skill
 from trainwright.models import get_spec
-from trainwright.training import Fitted, fit_candidate
+from trainwright.training import FitContext, Fitted, fit_candidate
 from trainwright.training.learning_curve import learning_curve
 
 
@@ -46,7 +47,9 @@ def _noisy_problem(flip: float, seed: int = 0):
 
 def _fit(name: str, task, schema, X_tr, y_tr, X_va, y_va, **params) -> Trial:
     spec = get_spec(name)
-    fitted = fit_candidate(spec, schema, task, X_tr, y_tr, X_va, y_va, params=spec.params(params), random_state=0, n_jobs=1)
+    X, y = pd.concat([X_tr, X_va]), np.concatenate([y_tr, y_va])
+    fitted = fit_candidate(spec, spec.params(params), X, y, holdout_plan(len(X_tr), len(X_va)),
+                           FitContext(schema, task, n_jobs=1))
     assert isinstance(fitted, Fitted), fitted
     return fitted.trial
 
@@ -129,13 +132,14 @@ def test_error_metrics_use_the_same_rules():
 def test_learning_curve_grows_and_respects_the_deadline():
     task, schema, X_tr, y_tr, X_va, y_va = _noisy_problem(flip=0.0)
     spec = get_spec("linear")
-    curve = learning_curve(spec, schema, task, X_tr, y_tr, X_va, y_va, spec.params(), deadline=time.monotonic() + 60,
-                           full_fit_seconds=0.05, random_state=0, n_jobs=1)
+    X, y = pd.concat([X_tr, X_va]), np.concatenate([y_tr, y_va])
+    ctx = FitContext(schema, task, n_jobs=1, deadline=time.monotonic() + 60)
+    curve = learning_curve(spec, X, y, len(X_tr), spec.params(), ctx, full_fit_seconds=0.05)
     assert curve.fractions == (0.1, 0.25, 0.5, 1.0)
     assert list(curve.n_rows) == sorted(curve.n_rows) and curve.n_rows[-1] == len(y_tr)
     assert all(0.5 < v <= 1.0 for v in curve.val_scores)
-    late = learning_curve(spec, schema, task, X_tr, y_tr, X_va, y_va, spec.params(), deadline=time.monotonic() - 1,
-                          full_fit_seconds=0.05, random_state=0)
+    late = learning_curve(spec, X, y, len(X_tr), spec.params(), replace(ctx, deadline=time.monotonic() - 1),
+                          full_fit_seconds=0.05)
     assert late.fractions == () and "time budget" in late.note
     v = diagnose(_board(DUMMY, _trial("linear", 1, 0.9, 0.9)), "linear", n_validation=100, learning_curve=late)
     assert v.verdict("more_data").status == "unknown"

@@ -11,10 +11,9 @@ import pytest
 from matplotlib.image import imread
 
 from trainwright.data import infer_schema, infer_task
-from trainwright.data.audit import audit_frame
-from trainwright.data.eda import profile_frame
 from trainwright.evaluation.report import audit_report
 from trainwright.evaluation.report_parts import classification_curves
+from trainwright.hygiene import audit_frame, profile_frame
 from trainwright.reporting.plots import DRAWERS, draw
 from trainwright.reporting.render import render_json, render_markdown, write_report
 
@@ -29,7 +28,8 @@ SAMPLES = {
                     "metric": "roc_auc", "greater_is_better": True},
     "confusion": {"labels": ["a", "b"], "matrix": [[5, 1], [2, 7]]},
     "roc": {"curves": {"b": {"fpr": [0, 0.2, 1], "tpr": [0, 0.8, 1], "auc": 0.8}}},
-    "pr": {"curves": {"b": {"recall": [1, 0.5, 0], "precision": [0.5, 0.8, 1], "base_rate": 0.5}}},
+    "pr": {"curves": {"b": {"recall": [1, 0.5, 0], "precision": [0.5, 0.8, 1], "average_precision": 0.65,
+                            "base_rate": 0.5}}},
     "calibration": {"curves": {"b": {"mean_predicted": [0.2, 0.5, 0.8], "fraction_positive": [0.1, 0.5, 0.9]}}},
     "predicted_vs_actual": {"actual": [1, 2, 3, 4], "predicted": [1.1, 1.9, 3.2, 3.7]},
     "residuals": {"actual": [1, 2, 3, 4], "predicted": [1.1, 1.9, 3.2, 3.7]},
@@ -50,7 +50,7 @@ def test_every_plot_kind_draws_a_png_sized_for_a_laptop(kind):
 
 
 def test_classification_curves_match_sklearn(frame):
-    from sklearn.metrics import confusion_matrix, roc_auc_score
+    from sklearn.metrics import average_precision_score, confusion_matrix, roc_auc_score
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 300)
@@ -58,7 +58,24 @@ def test_classification_curves_match_sklearn(frame):
     task = infer_task(__import__("pandas").Series(np.where(y == 1, "yes", "no"), name="t"))
     out = classification_curves(y, np.column_stack([1 - p1, p1]), task)
     assert out["curves"]["yes"]["roc"]["auc"] == pytest.approx(roc_auc_score(y, p1))
+    assert out["curves"]["yes"]["pr"]["average_precision"] == pytest.approx(average_precision_score(y, p1))
     assert out["confusion"] == confusion_matrix(y, (p1 >= 0.5).astype(int)).tolist()
+
+
+@pytest.mark.parametrize("kind", ["confusion", "roc", "pr", "calibration"])
+def test_multiclass_curves_draw_one_vs_rest_through_the_displays(kind):
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 400)
+    proba = rng.dirichlet(np.ones(3), 400) + np.eye(3)[y]
+    proba /= proba.sum(axis=1, keepdims=True)
+    task = infer_task(pd.Series(np.array(["ant", "bee", "cat"])[y], name="t"))
+    out = classification_curves(y, proba, task)
+    assert list(out["curves"]) == ["ant", "bee", "cat"]
+    data = {"labels": out["labels"], "matrix": out["confusion"]} if kind == "confusion" else {
+        "curves": {k: v[kind] for k, v in out["curves"].items()}}
+    assert draw(kind, data)[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")

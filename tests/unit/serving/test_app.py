@@ -106,7 +106,7 @@ def test_errors_map_to_4xx_and_are_counted(model):
     assert metrics.count("/predict", 401) == 1 and metrics.count("/predict", 413) == 1
     assert metrics.count("/predict", 422) == 1 and metrics.count("other", 404) == 1
     text = _call(app, "GET", "/metrics", headers=key).text
-    assert 'trainwright_request_errors_total{path="/predict",status="413"} 1' in text
+    assert 'trainwright_request_errors_total{path="/predict",status="413"} 1.0' in text
     schema = _call(app, "GET", "/openapi.json").json()
     assert schema["paths"]["/predict"]["post"]["security"] == [{"ApiKey": []}]
     assert "401" in schema["paths"]["/drift"]["get"]["responses"]
@@ -122,12 +122,60 @@ def test_drift_window_is_bounded(model):
     assert app.state.service.recent.n <= 160
 
 
+def test_drift_with_too_few_rows_says_so_instead_of_listing_every_column(model):
+    app = build_app(model)
+    assert _call(app, "POST", "/predict", json=[RECORD, {**RECORD, "sex": "male"}]).status_code == 200
+    drift = _call(app, "GET", "/drift").json()
+    assert drift["available"] and drift["n_rows"] == 2
+    assert drift["enough_rows"] is False and drift["drifted"] is False and drift["drifted_columns"] == []
+    assert drift["min_rows"] == 30 and "too few rows" in drift["message"]
+    assert "columns" not in drift  # no per-column statistics of two rows
+
+
+def _families(text: str) -> dict:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {f.name: f for f in text_string_to_metric_families(text)}
+
+
+def test_metrics_endpoint_is_prometheus_exposition(model):
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    app = build_app(model)
+    for _ in range(3):
+        assert _call(app, "POST", "/predict", json=[RECORD, RECORD]).status_code == 200
+    assert _call(app, "GET", "/nowhere").status_code == 404
+    response = _call(app, "GET", "/metrics")
+    assert response.status_code == 200 and response.headers["content-type"] == CONTENT_TYPE_LATEST
+    families = _families(response.text)
+    assert {"trainwright_requests", "trainwright_request_errors", "trainwright_request_duration_seconds",
+            "trainwright_predictions"} <= set(families)
+    assert families["trainwright_requests"].type == "counter"
+    assert families["trainwright_request_duration_seconds"].type == "histogram"
+    requests = {(s.labels["method"], s.labels["path"], s.labels["status"]): s.value
+                for s in families["trainwright_requests"].samples if s.name == "trainwright_requests_total"}
+    assert requests[("POST", "/predict", "200")] == 3 and requests[("GET", "other", "404")] == 1
+    errors = [s for s in families["trainwright_request_errors"].samples if s.name.endswith("_total")]
+    assert [(s.labels, s.value) for s in errors] == [({"path": "other", "status": "404"}, 1.0)]
+    rows = [s.value for s in families["trainwright_predictions"].samples if s.name == "trainwright_predictions_total"]
+    assert rows == [6.0]
+
+
+def test_two_apps_in_one_process_keep_their_own_counts(model):
+    first, second = build_app(model), build_app(model)
+    _call(first, "POST", "/predict", json=RECORD)
+    assert first.state.service.metrics.count("/predict", 200) == 1
+    assert second.state.service.metrics.count("/predict") == 0
+
+
 def test_metrics_histogram_is_cumulative():
     metrics = Metrics()
     for seconds in (0.0005, 0.003, 0.003, 7.0):
         metrics.observe("POST", "/predict", 200, seconds)
-    text = metrics.render()
-    assert 'trainwright_request_duration_seconds_bucket{path="/predict",le="0.001"} 1' in text
-    assert 'trainwright_request_duration_seconds_bucket{path="/predict",le="0.005"} 3' in text
-    assert 'trainwright_request_duration_seconds_bucket{path="/predict",le="+Inf"} 4' in text
-    assert 'trainwright_request_duration_seconds_count{path="/predict"} 4' in text
+    histogram = _families(metrics.render().decode())["trainwright_request_duration_seconds"]
+    buckets = {s.labels["le"]: s.value for s in histogram.samples if s.name.endswith("_bucket")}
+    assert buckets["0.001"] == 1 and buckets["0.0025"] == 1 and buckets["0.005"] == 3 and buckets["2.5"] == 3
+    assert buckets["+Inf"] == 4
+    count = [s.value for s in histogram.samples if s.name.endswith("_count")]
+    total = [s.value for s in histogram.samples if s.name.endswith("_sum")]
+    assert count == [4] and total == [pytest.approx(7.0065)]

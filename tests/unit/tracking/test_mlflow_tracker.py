@@ -14,15 +14,16 @@ from tests.conftest import dataset_path
 from trainwright.config import load_config
 from trainwright.exceptions import TrackingError
 from trainwright.tracking import MLflowTracker, NullTracker, Store, default_tracker, resolve_uri
-from trainwright.tracking.mlflow_tracker import model_name, sqlite_path
+from trainwright.tracking.store import model_name, sqlite_path
 
 MODELS = ("dummy", "linear", "lightgbm")
 
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory):
-    """One real tracked train run (iris, quick preset) in a fresh default store: sqlite:///mlflow.db in the cwd."""
-    from trainwright.workflow import train
+    """One real tracked train run (iris, quick preset) in a fresh default store: sqlite:///mlflow.db in the cwd,
+    through the Python API (so the report listener runs too)."""
+    from trainwright import train
 
     home = tmp_path_factory.mktemp("tracked")
     with pytest.MonkeyPatch.context() as mp:
@@ -177,11 +178,9 @@ def test_promote_registers_under_the_dataset_name_and_moves_the_champion_alias(t
         promote("nope", uri=store.uri)
 
 
-def test_files_made_after_train_can_be_attached_to_its_run(tracked, tmp_path):
-    from trainwright.tracking.registry import attach_files
-
-    _, result, store, parent, _, _ = tracked
-    report = tmp_path / "report.md"
-    report.write_text("# report\n")
-    assert attach_files(result.run_id, [report, tmp_path / "missing.html"], uri=store.uri) == 1
-    assert [f.path for f in store.client.list_artifacts(parent.info.run_id, "report")] == ["report/report.md"]
+def test_the_report_and_the_trial_ids_are_in_the_same_parent_run(tracked):
+    _, result, store, parent, children, _ = tracked
+    reports = {f.path for f in store.client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.html", "report/report.md"} <= reports and result.report_path is not None
+    assert sorted(c.data.tags["trial_id"] for c in children) == sorted(t.trial_id for t in result.leaderboard.trials)
+    assert all(c.info.run_name == c.data.tags["trial_id"] for c in children)

@@ -1,5 +1,6 @@
-"""Exploratory statistics for the plots: per-column distribution, missingness and relation to the target,
-the numeric correlation matrix and the class balance. Plain data (lists, floats): the renderers draw it."""
+"""Exploratory statistics for the audit's plots (a ``DataProfile``): per-column distribution, missingness and
+relation to the target, the numeric correlation matrix and the class balance. Plain data (lists, floats): the
+renderers draw it. Not to be confused with the drift package's ``ReferenceProfile``, which a bundle keeps."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pandas as pd
 from trainwright.data.schema import Role, Schema
 from trainwright.data.task import Task
 
-__all__ = ["MAX_PROFILED_COLUMNS", "ColumnProfile", "Profile", "profile_frame"]
+__all__ = ["MAX_PROFILED_COLUMNS", "ColumnSummary", "DataProfile", "profile_frame"]
 
 MAX_PROFILED_COLUMNS = 12  # columns drawn one by one (~0.3 s each); the rest are listed in the table only
 MAX_ROWS = 50_000  # statistics are computed on a sample of this size
@@ -22,7 +23,9 @@ MAX_POINTS = 400
 
 
 @dataclass(frozen=True)
-class ColumnProfile:
+class ColumnSummary:
+    """One column's exploratory statistics, histogram (or top values) and relation to the target."""
+
     name: str
     role: str
     dtype: str
@@ -41,12 +44,14 @@ class ColumnProfile:
 
 
 @dataclass(frozen=True)
-class Profile:
+class DataProfile:
+    """The audit's exploratory statistics of a labelled table (on a sample of at most MAX_ROWS rows)."""
+
     target: str
     task: str
     n_rows: int
     n_sampled: int
-    columns: tuple[ColumnProfile, ...]
+    columns: tuple[ColumnSummary, ...]
     missing: dict[str, float]  # every column's missing share
     correlation_names: tuple[str, ...] = ()
     correlation: tuple[tuple[float, ...], ...] = ()
@@ -93,7 +98,7 @@ def _categorical_relation(x: pd.Series, y: pd.Series, task: Task, top: list[str]
     return {"kind": "mean_by_value", "values": [str(v) for v in means.index], "means": means.round(6).tolist()}
 
 
-def _profile_column(name: str, s: pd.Series, role: Role, y: pd.Series, task: Task, draw: bool) -> ColumnProfile:
+def _summarise_column(name: str, s: pd.Series, role: Role, y: pd.Series, task: Task, draw: bool) -> ColumnSummary:
     missing = float(s.isna().mean())
     base: dict[str, Any] = {"name": name, "role": role.value, "dtype": str(s.dtype), "missing_fraction": round(missing, 6),
             "n_unique": int(s.nunique())}
@@ -103,20 +108,20 @@ def _profile_column(name: str, s: pd.Series, role: Role, y: pd.Series, task: Tas
         stats = {"mean": _f(values.mean()), "std": _f(values.std()), "min": _f(values.min()),
                  "median": _f(np.median(values)), "max": _f(values.max())}
         if not draw:
-            return ColumnProfile(**base, stats=stats)
+            return ColumnSummary(**base, stats=stats)
         edges = np.histogram_bin_edges(values, bins=N_BINS if values.min() < values.max() else 1)
         counts = np.histogram(values, bins=edges)[0]
-        return ColumnProfile(**base, stats=stats, edges=tuple(edges.round(8).tolist()), counts=tuple(counts.tolist()),
+        return ColumnSummary(**base, stats=stats, edges=tuple(edges.round(8).tolist()), counts=tuple(counts.tolist()),
                              relation=_numeric_relation(num, y, task, edges))
     if not draw or role not in (Role.CATEGORICAL, Role.NUMERIC):
-        return ColumnProfile(**base)
+        return ColumnSummary(**base)
     counts_s = s.astype(str).where(s.notna(), "(missing)").value_counts()
     top = [str(v) for v in counts_s.index[:TOP_VALUES]]
-    return ColumnProfile(**base, top_values=tuple(top), counts=tuple(int(c) for c in counts_s.iloc[:TOP_VALUES]),
+    return ColumnSummary(**base, top_values=tuple(top), counts=tuple(int(c) for c in counts_s.iloc[:TOP_VALUES]),
                          relation=_categorical_relation(s, y, task, top))
 
 
-def profile_frame(frame: pd.DataFrame, task: Task, schema: Schema, *, random_state: int = 0) -> Profile:
+def profile_frame(frame: pd.DataFrame, task: Task, schema: Schema, *, random_state: int = 0) -> DataProfile:
     """Statistics for the audit's plots, on a sample of at most MAX_ROWS rows."""
     labelled = frame.loc[frame[task.target].notna()]
     sample = labelled if len(labelled) <= MAX_ROWS else labelled.sample(MAX_ROWS, random_state=random_state)
@@ -124,7 +129,7 @@ def profile_frame(frame: pd.DataFrame, task: Task, schema: Schema, *, random_sta
     y_cmp = pd.Series(task.decode(task.encode(y)), index=y.index) if task.is_classification else y
     drawable = [c for c in schema.columns if c.role in (Role.NUMERIC, Role.CATEGORICAL)]
     drawn = {c.name for c in drawable[:MAX_PROFILED_COLUMNS]}
-    columns = tuple(_profile_column(c.name, sample[c.name], c.role, y_cmp, task, c.name in drawn) for c in schema.columns)
+    columns = tuple(_summarise_column(c.name, sample[c.name], c.role, y_cmp, task, c.name in drawn) for c in schema.columns)
     numeric = [c.name for c in schema.columns if c.role is Role.NUMERIC][:40]
     corr = sample[numeric].apply(pd.to_numeric, errors="coerce").corr().round(4).fillna(0.0) if len(numeric) > 1 else None
     balance: tuple[tuple[str, int], ...] = ()
@@ -136,7 +141,7 @@ def profile_frame(frame: pd.DataFrame, task: Task, schema: Schema, *, random_sta
         values = pd.to_numeric(y, errors="coerce").dropna().to_numpy(dtype=float)
         e = np.histogram_bin_edges(values, bins=30)
         edges, counts = tuple(e.round(8).tolist()), tuple(np.histogram(values, bins=e)[0].tolist())
-    return Profile(
+    return DataProfile(
         target=task.target, task=task.kind.value, n_rows=len(frame), n_sampled=len(sample), columns=columns,
         missing={c: round(float(frame[c].isna().mean()), 6) for c in frame.columns},
         correlation_names=tuple(corr.columns) if corr is not None else (),

@@ -1,4 +1,4 @@
-"""The reference profile of the training data, kept in the bundle for monitoring.
+"""The reference profile of the training data (``ReferenceProfile``), kept in the bundle for drift monitoring.
 
 Per feature column: numeric columns (dates as days since 1970, text as its length in words) keep quantile bin
 edges with the training fraction per bin, summary statistics and a bounded seeded sample (for the
@@ -19,8 +19,8 @@ import pandas as pd
 from trainwright.data.schema import Role, Schema
 from trainwright.data.task import Task, TaskKind
 
-__all__ = ["OTHER_CATEGORY", "PREDICTION", "ColumnProfile", "Profile", "build_profile", "column_values",
-           "numeric_values", "prediction_values"]
+__all__ = ["OTHER_CATEGORY", "PREDICTION", "SAMPLE_SIZE", "ColumnProfile", "ReferenceProfile", "build_profile",
+           "column_values", "numeric_values", "prediction_values", "profile_column"]
 
 PREDICTION = "__prediction__"
 OTHER_CATEGORY = "__other__"
@@ -59,8 +59,9 @@ class ColumnProfile:
 
 
 @dataclass(frozen=True)
-class Profile:
-    """The training part's distributions: one ColumnProfile per feature, and one for the prediction."""
+class ReferenceProfile:
+    """The training part's distributions, the reference that new data is compared with: one ColumnProfile per
+    feature, and one for the prediction. Saved in the bundle as profile.json."""
 
     n_rows: int
     columns: tuple[ColumnProfile, ...]
@@ -79,7 +80,7 @@ class Profile:
                 "prediction": self.prediction.to_dict() if self.prediction is not None else None}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Profile:
+    def from_dict(cls, data: Mapping[str, Any]) -> ReferenceProfile:
         pred = data.get("prediction")
         return cls(n_rows=int(data["n_rows"]), columns=tuple(ColumnProfile.from_dict(c) for c in data["columns"]),
                    prediction=ColumnProfile.from_dict(pred) if pred else None, task_kind=data.get("task_kind"))
@@ -155,7 +156,7 @@ def prediction_values(pred: np.ndarray, task: Task) -> tuple[Role, np.ndarray | 
 
 
 def build_profile(X: pd.DataFrame, schema: Schema, task: Task | None = None, pred: np.ndarray | None = None,
-                  *, random_state: int = 0) -> Profile:
+                  *, random_state: int = 0) -> ReferenceProfile:
     """Profile the feature columns of ``X`` (and ``pred``, the model's output on X, when given)."""
     columns = []
     for info in schema.columns:
@@ -166,4 +167,4 @@ def build_profile(X: pd.DataFrame, schema: Schema, task: Task | None = None, pre
     if pred is not None and task is not None:
         role, values = prediction_values(pred, task)
         prediction = profile_column(PREDICTION, role, values, random_state)
-    return Profile(len(X), tuple(columns), prediction, task.kind.value if task is not None else None)
+    return ReferenceProfile(len(X), tuple(columns), prediction, task.kind.value if task is not None else None)

@@ -13,9 +13,11 @@ from sklearn.metrics import roc_auc_score
 
 from tests.conftest import dataset_path
 from trainwright.data import infer_schema, infer_task
-from trainwright.data.audit import apply_fixes, audit_frame, audit_split, preflight, split_twins
-from trainwright.data.audit_checks import COLLINEAR_R, single_column_skill
 from trainwright.exceptions import DataError
+from trainwright.hygiene import apply_fixes, audit_frame, audit_split, preflight, split_twins
+from trainwright.hygiene.checks import COLLINEAR_R
+from trainwright.hygiene.leakage import single_column_skill
+from trainwright.training import label_probabilities_for
 
 N_FLIPS_SHARE = 0.05
 
@@ -40,7 +42,7 @@ def planted() -> tuple[pd.DataFrame, dict]:
 @pytest.fixture(scope="module")
 def planted_audit():
     frame, truth = planted()
-    return audit_frame(frame, "diagnosis", source="planted breast_cancer"), frame, truth
+    return audit_frame(frame, "diagnosis", source="planted breast_cancer", label_probabilities=label_probabilities_for()), frame, truth
 
 
 def test_planted_defects_are_each_found(planted_audit):
@@ -213,11 +215,38 @@ def test_preflight_is_fast_at_100k_rows():
 
 def test_label_noise_with_a_small_lightgbm_as_the_out_of_fold_model():
     frame, truth = planted()
-    report = audit_frame(frame, "diagnosis", label_model="lightgbm")
+    report = audit_frame(frame, "diagnosis", label_probabilities=label_probabilities_for("lightgbm"))
     found = set(report.extra["label_issue_rows"])
     recall = len(found & truth["flips"]) / len(truth["flips"])
     print(f"\nlightgbm out-of-fold: recall {recall:.2f}, precision {len(found & truth['flips']) / len(found):.2f}")
     assert recall >= 0.7 and any("lightgbm" in c for c in report.checks)
+
+
+def test_label_probabilities_are_injected_and_cleanlab_judges_them():
+    rng = np.random.default_rng(8)
+    n = 300
+    df = pd.DataFrame({"row_id": np.arange(n), "x": rng.normal(size=n), "colour": rng.choice(["red", "blue"], n)})
+    df["y"] = np.where(df["x"] + rng.normal(size=n) > 0, "yes", "no")
+    df["score"] = (df["y"] == "yes") * 10.0 + rng.normal(0, 0.1, n)  # leaked: left out of the label model's inputs
+    suspects = [5, 17, 42]
+    calls = []
+
+    def planted_oof(X, y, schema, random_state):
+        calls.append((list(X.columns), sorted(set(y.tolist())), schema.target, random_state, X.index))
+        p = np.full((len(y), 2), 0.02)
+        p[np.arange(len(y)), y] = 0.98
+        wrong = np.isin(X.index, suspects)
+        p[wrong] = p[wrong][:, ::-1]  # confident in the other class
+        return p
+
+    report = audit_frame(df, "y", label_probabilities=planted_oof, random_state=3)
+    [(columns, codes, target, seed, index)] = calls
+    assert columns == ["x", "colour"] and codes == [0, 1] and target == "y" and seed == 3 and list(index) == list(df.index)
+    assert set(report.extra["label_issue_rows"]) == set(suspects)
+    assert any("planted_oof" in c for c in report.checks)
+    task, schema = infer_task(df["y"]), infer_schema(df, "y")
+    assert preflight(df, task, schema, force=True, label_probabilities=planted_oof).by_code("labels.suspect")
+    assert not preflight(df, task, schema, force=True).by_code("labels.suspect")
 
 
 def test_regression_targets_copy_only_when_truly_copied():

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 
 from trainwright.data import infer_schema, infer_task
-from trainwright.data.eda import MAX_PROFILED_COLUMNS, profile_frame
+from trainwright.hygiene import profile_frame
+from trainwright.hygiene.eda import MAX_PROFILED_COLUMNS
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from trainwright.data import Role, Task, TaskKind, coerce_frame, infer_schema
-from trainwright.data.profile import PREDICTION, SAMPLE_SIZE, Profile, build_profile, numeric_values
+from trainwright.drift import PREDICTION, SAMPLE_SIZE, ReferenceProfile, build_profile, numeric_values
 
 
 @pytest.fixture
@@ -58,7 +58,7 @@ def test_json_round_trip_and_seeded(table):
     pred = np.column_stack([np.linspace(0, 1, len(X))[::-1], np.linspace(0, 1, len(X))])
     profile = build_profile(X, schema, task, pred, random_state=3)
     text = json.dumps(profile.to_dict(), allow_nan=False)
-    assert Profile.from_dict(json.loads(text)) == profile
+    assert ReferenceProfile.from_dict(json.loads(text)) == profile
     assert build_profile(X, schema, task, pred, random_state=3) == profile
     assert profile.prediction.name == PREDICTION and profile.prediction.kind == "numeric"
     assert profile.prediction.stats["mean"] == pytest.approx(0.5)

@@ -1,4 +1,5 @@
-"""Drift statistics against scipy and hand computations; no false alarm on fresh samples, an alarm on shifts."""
+"""Drift statistics: scipy's tests are what the report uses, PSI against hand-worked values; no false alarm on fresh
+samples, an alarm on shifts."""
 
 from __future__ import annotations
 
@@ -10,18 +11,17 @@ import pytest
 from scipy import stats
 
 from trainwright.data import Role, Schema, Task, TaskKind
-from trainwright.data.drift import (
+from trainwright.data.schema import ColumnInfo
+from trainwright.drift import (
     Thresholds,
     bin_fractions,
-    chi_square,
+    build_profile,
     compare,
     compare_column,
-    ks_2samp,
     metric_change,
+    profile_column,
     psi,
 )
-from trainwright.data.profile import build_profile, profile_column
-from trainwright.data.schema import ColumnInfo
 
 CATS = np.array(["a", "b", "c", "d"], dtype=object)
 P_CATS = [0.4, 0.3, 0.2, 0.1]
@@ -43,31 +43,55 @@ def reference():
     return build_profile(_draw(np.random.default_rng(0), 20_000), SCHEMA)
 
 
-@pytest.mark.parametrize(("n", "m", "integers"), [(2000, 3000, False), (2000, 500, True), (150, 80, False)])
-def test_ks_matches_scipy(n, m, integers):
+@pytest.mark.parametrize(("n", "m", "integers"), [(2000, 3000, False), (1500, 500, True), (150, 80, False)])
+def test_the_reports_ks_is_scipys_on_the_stored_sample(n, m, integers):
     rng = np.random.default_rng(n + m)
-    a, b = rng.normal(0, 1, n), rng.normal(0.2, 1.2, m)
+    train, new = rng.normal(0, 1, n), rng.normal(0.2, 1.2, m)
     if integers:  # ties
-        a, b = np.round(a * 2), np.round(b * 2)
-    d, p = ks_2samp(a, b)
-    ref = stats.ks_2samp(a, b, method="asymp")
-    assert d == pytest.approx(ref.statistic, abs=1e-12)
-    assert p == pytest.approx(ref.pvalue, rel=1e-9, abs=1e-300)
+        train, new = np.round(train * 2), np.round(new * 2)
+    ref = profile_column("x", Role.NUMERIC, train)  # n <= SAMPLE_SIZE: the stored sample is every training value
+    assert sorted(ref.sample) == sorted(train.tolist())
+    drift = compare_column(ref, new)
+    direct = stats.ks_2samp(train, new, method="asymp")  # asymptotic: what a drift check of many rows uses
+    assert drift.ks_statistic == direct.statistic and drift.ks_pvalue == direct.pvalue
+    assert drift.ks_statistic == pytest.approx(stats.ks_2samp(train, new).statistic, abs=1e-12)  # any method
 
 
-def test_chi_square_matches_scipy():
-    observed = np.array([410, 290, 215, 85])
-    stat, p = chi_square(observed, np.array(P_CATS))
-    ref = stats.chisquare(observed, np.array(P_CATS) * observed.sum())
-    assert stat == pytest.approx(ref.statistic) and p == pytest.approx(ref.pvalue)
+def test_the_reports_chi_square_is_scipys_test_of_homogeneity():
+    rng = np.random.default_rng(3)
+    train = pd.Series(rng.choice(CATS, 5000, p=P_CATS), dtype=object)
+    new = pd.Series(rng.choice(CATS, 800, p=[0.35, 0.3, 0.2, 0.15]), dtype=object)
+    drift = compare_column(profile_column("cat", Role.CATEGORICAL, train), new)
+    table = [[int((train == c).sum()) for c in CATS], [int((new == c).sum()) for c in CATS]]
+    direct = stats.chi2_contingency(table, correction=False)
+    assert drift.chi2 == pytest.approx(direct.statistic, rel=1e-12)
+    assert drift.chi2_pvalue == pytest.approx(direct.pvalue, rel=1e-9)
+    # a goodness-of-fit test would take the 5000 training rows as the population: a smaller p-value
+    fit = stats.chisquare(table[1], np.array(table[0]) / 5000 * 800)
+    assert fit.pvalue < drift.chi2_pvalue
 
 
 def test_psi_by_hand_and_bins():
+    # expected (0.25, 0.25, 0.5), actual (0.5, 0.25, 0.25):
+    # (0.5 - 0.25) ln(0.5 / 0.25) + 0 + (0.25 - 0.5) ln(0.25 / 0.5) = 0.25 ln 2 + 0.25 ln 2 = 0.5 ln 2 = 0.346574
+    assert psi([0.25, 0.25, 0.5], [0.5, 0.25, 0.25]) == pytest.approx(0.346574, abs=1e-6)
     assert psi([0.5, 0.5], [0.25, 0.75]) == pytest.approx(0.25 * math.log(2) + 0.25 * math.log(1.5))
     assert psi([0.2, 0.3, 0.5], [0.2, 0.3, 0.5]) == 0.0
     assert psi([0.5, 0.5], [1.0, 0.0]) == pytest.approx(0.5 * math.log(2) + (1e-4 - 0.5) * math.log(1e-4 / 0.5))
     # bins are (-inf, 1], (1, 2], (2, inf)
     np.testing.assert_allclose(bin_fractions((1.0, 2.0), np.array([0.0, 1.0, 1.5, 2.0, 9.0])), [0.4, 0.4, 0.2])
+
+
+def test_psi_of_a_column_worked_by_hand():
+    # training values 1..10: deciles at 1.9, 2.8, ..., 9.1, so each of the 10 bins holds one value (0.1 each)
+    ref = profile_column("x", Role.NUMERIC, np.arange(1.0, 11.0))
+    np.testing.assert_allclose(ref.edges, [1.9, 2.8, 3.7, 4.6, 5.5, 6.4, 7.3, 8.2, 9.1])
+    assert ref.fractions == pytest.approx([0.1] * 10)
+    # new values 1,1,1,1,1,2,3,4,5,6: first bin 0.5, the next five 0.1, the last four empty (floored at 1e-4)
+    # PSI = (0.5 - 0.1) ln 5 + 5 * 0 + 4 * (0.0001 - 0.1) ln(0.0001 / 0.1)
+    #     = 0.4 * 1.609438 + 4 * (-0.0999) * (-6.907755) = 0.643775 + 2.760339 = 3.404114
+    drift = compare_column(ref, np.array([1.0, 1, 1, 1, 1, 2, 3, 4, 5, 6]))
+    assert drift.psi == pytest.approx(3.404114, abs=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(1, 6))

@@ -110,6 +110,7 @@ class Config(_Strict):
     roles: dict[str, Role] = Field(default_factory=dict)
     split: SplitConfig = Field(default_factory=SplitConfig)
     cv_folds: int | None = Field(None, ge=2, le=20)
+    workers: int | None = Field(None, ge=0, le=256)  # parallel fits: 1 (default) sequential, N processes, 0 per core
     output_dir: str = "runs"
     tracking: bool = True
     tracking_uri: str | None = None

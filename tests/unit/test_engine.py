@@ -89,3 +89,13 @@ def test_label_probabilities_are_out_of_fold_linear_probabilities() -> None:
     assert proba.shape == (len(prep.y), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-5)
     assert (proba.argmax(axis=1) == prep.y).mean() > 0.95  # penguins are easy even out of fold
+
+
+def test_workers_run_cross_validation_in_processes_with_the_same_leaderboard(tmp_path) -> None:
+    common = {"preset": "quick", "output_dir": str(tmp_path), "models": ("dummy", "linear", "lightgbm")}
+    one = train(dataset_path("penguins"), "species", **common)
+    two = train(dataset_path("penguins"), "species", workers=2, **common)
+    assert [t.trial_id for t in one.leaderboard.trials] == [t.trial_id for t in two.leaderboard.trials]
+    for a, b in zip(one.leaderboard.trials, two.leaderboard.trials, strict=True):
+        assert a.cv_scores == pytest.approx(b.cv_scores, rel=1e-6)  # threads per fit may differ: not bit for bit
+    assert one.choice.chosen == two.choice.chosen

@@ -113,6 +113,8 @@ def train_command(
     output_dir: Annotated[str | None, typer.Option("--output-dir", "-o")] = None,
     force: Annotated[bool, typer.Option("--force", help="drop too-rare classes; allow unusual split fractions")] = False,
     seeds: Annotated[int | None, typer.Option(help="refit the top candidates with N seeds; report mean and sd")] = None,
+    workers: Annotated[int | None, typer.Option(help="parallel fits for CV and seeds: 1 = one at a time with every "
+                                                "core (default), N = N processes sharing the cores, 0 = one per core")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store (default sqlite:///mlflow.db)")] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="do not log this run to MLflow")] = False,
 ) -> None:
@@ -131,7 +133,7 @@ def train_command(
         "target": target, "preset": preset, "time_budget": time_budget, "task": task, "metric": metric, "beta": beta,
         "positive_label": positive_label, "seed": seed, "models": _split_names(models),
         "exclude_models": _split_names(exclude), "output_dir": output_dir, "force": force or None,
-        "seeds": seeds, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
+        "seeds": seeds, "workers": workers, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
         "split": {"group_column": group_column, "time_column": time_column, "force": force or None},
     }
     cfg = load_config(config, **overrides)

@@ -1,0 +1,54 @@
+"""What ``train`` returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from trainwright.config import Config
+from trainwright.data import Schema, Split, Task
+from trainwright.evaluation import Choice, Leaderboard, Trial
+from trainwright.training.oof import OutOfFold
+
+__all__ = ["TrainResult"]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What ``train`` returns: the leaderboard, the choice and why, the one test result, and where things are."""
+
+    run_id: str
+    run_dir: Path
+    config: Config
+    task: Task
+    schema: Schema
+    split: Split
+    leaderboard: Leaderboard
+    choice: Choice
+    test_scores: dict[str, float]
+    bundle: Path
+    notes: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    diagnosis: Any = None
+    report_path: Path | None = None
+    report_data: Any = None  # evaluation/report.py ReportData: test predictions, importance, audit (for the report)
+    oof: OutOfFold = field(default_factory=lambda: OutOfFold({}), repr=False)
+    schemes: dict[str, str] = field(default_factory=dict)  # how scores were obtained: holdout, cv, seeds
+
+    @property
+    def chosen(self) -> Trial:
+        return self.leaderboard.get(self.choice.chosen)
+
+    @property
+    def test_score(self) -> float:
+        return self.test_scores[self.task.metric]
+
+    def oof_predictions(self, trial_id: str) -> pd.DataFrame:
+        """The predictions trial ``trial_id`` made on rows it was not fitted on (the validation part for a hold-out
+        trial, every choice row for a cross-validated one), indexed by the file's row numbers; never a test row.
+        Columns: ``prediction`` (regression) or ``proba_<class>`` per class."""
+        self.leaderboard.get(trial_id)  # KeyError for an unknown trial
+        return self.oof.frame(trial_id, self.task)

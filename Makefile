@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
+# torch first and pinned, alone: an unpinned resolve pulls the CUDA build (GBs); repeated on the package's line
+TORCH := torch==2.13.0
 export MLFLOW_DISABLE_TELEMETRY := true
 
 .PHONY: quickstart install test test-install browser lint test-slow bench clean
@@ -17,12 +19,14 @@ $(VENV)/bin/python:
 
 install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e .
+	$(PIP) install $(TORCH)
+	$(PIP) install -e . $(TORCH)
 	touch $@
 
 test-install: $(VENV)/.test-installed
 $(VENV)/.test-installed: pyproject.toml | $(VENV)/bin/python
-	$(PIP) install -e ".[test]"
+	$(PIP) install $(TORCH)
+	$(PIP) install -e ".[test]" $(TORCH)
 	touch $@ $(VENV)/.installed
 
 # The browser tests need Debian's chromium + chromedriver; install them when we can (root with apt-get).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,6 +61,10 @@ class PresetSettings(_Strict):
     cv_top: int
     cv_max_rows: int = 20_000
     n_estimators_scale: float = 1.0
+    search_trials: int = 0  # hyperparameter search trials after the ladder (0: no search)
+    search_top: int = 2  # how many of the ladder's best families are searched
+    ensemble_size: int = 0  # greedy ensemble selection rounds over out-of-fold predictions (0: no ensemble)
+    choose: Literal["simplest", "best"] = "simplest"
 
 
 PRESETS: dict[str, PresetSettings] = {
@@ -78,19 +83,29 @@ PRESETS: dict[str, PresetSettings] = {
         time_budget=600,
         cv_folds=5,
         cv_top=3,
+        search_trials=20,
+        ensemble_size=25,
     ),
     "thorough": PresetSettings(
         models=(
             "dummy", "linear", "svm", "knn", "random_forest", "extra_trees",
-            "hist_gradient_boosting", "lightgbm", "xgboost", "catboost",
+            "hist_gradient_boosting", "lightgbm", "xgboost", "catboost", "mlp",
         ),
         time_budget=3600,
         cv_folds=5,
         cv_top=5,
         cv_max_rows=100_000,
         n_estimators_scale=2.0,
+        search_trials=100,
+        search_top=3,
+        ensemble_size=50,
     ),
 }
+
+
+# the ladder when the data has an image column and no models were named: a baseline on downsampled pixels (the
+# linear model), then the CNN; tabular rungs read 16x16 pixels as columns and add little but time
+IMAGE_MODELS: tuple[str, ...] = ("dummy", "linear", "cnn")
 
 
 class Config(_Strict):
@@ -100,10 +115,11 @@ class Config(_Strict):
     task: TaskKindName = "auto"
     metric: str | None = None
     beta: float = Field(1.0, gt=0)
+    costs: dict[Literal["tp", "fp", "fn", "tn"], float] | None = None  # binary: cost per decision; metric "cost"
     positive_label: str | None = None
     preset: Literal["quick", "balanced", "thorough"] = "balanced"
     time_budget: float | None = Field(None, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # NumPy and scikit-learn take 0 .. 2**32-1 as a random_state
     seeds: int = Field(1, ge=1, le=20)
     models: tuple[str, ...] | None = None
     exclude_models: tuple[str, ...] = ()
@@ -111,10 +127,21 @@ class Config(_Strict):
     split: SplitConfig = Field(default_factory=SplitConfig)
     cv_folds: int | None = Field(None, ge=2, le=20)
     workers: int | None = Field(None, ge=0, le=256)  # parallel fits: 1 (default) sequential, N processes, 0 per core
+    backend: Literal["local", "ray"] = "local"  # where fits run: this machine, or Ray tasks (local Ray on loopback)
+    ray_address: str | None = None  # an existing Ray cluster (HOST:PORT, or "auto"); joined with its own auth
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")  # torch models: auto = CUDA when present, else CPU
     output_dir: str = "runs"
     tracking: bool = True
     tracking_uri: str | None = None
     force: bool = False
+    # hyperparameter search (tuning/): None -> the preset decides
+    search_trials: int | None = Field(None, ge=0, le=10_000)
+    search_models: tuple[str, ...] | None = None  # None: the preset's search_top best families of the ladder
+    sampler: Literal["tpe", "random", "grid"] = "tpe"
+    search_scheme: Literal["holdout", "cv"] = "holdout"  # score trials on the validation part or k folds
+    resume_study: str | None = None  # a run id whose stored study the search continues
+    ensemble_size: int | None = Field(None, ge=0, le=1000)
+    choose: Literal["simplest", "best"] | None = None  # simplest within one standard error, or best score
 
     @model_validator(mode="after")
     def _some_model_left(self) -> Config:
@@ -125,6 +152,15 @@ class Config(_Strict):
             removed = f" and exclude_models (--exclude) removes {excluded}" if excluded else ""
             raise ValueError(f"no model left to train: {source} lists {', '.join(names) or 'none'}{removed}; "
                              "keep at least one")
+        return self
+
+    @model_validator(mode="after")
+    def _costs_are_finite(self) -> Config:
+        if self.costs is not None:
+            if not all(math.isfinite(v) for v in self.costs.values()):
+                raise ValueError(f"costs must be finite numbers, got {self.costs}")
+            if not any(self.costs.values()):
+                raise ValueError("costs: give at least one non-zero cost, e.g. fp=1,fn=5")
         return self
 
     @property
@@ -182,7 +218,12 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         if not file.is_file():
             raise ConfigError(f"config file not found: {file}", [Problem("config.missing", str(file), fix="check the path")])
         try:
-            loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8-sig")) or {}
+        except UnicodeDecodeError as exc:
+            line = file.read_bytes()[:exc.start].count(b"\n") + 1
+            raise ConfigError(f"config file {file} is not UTF-8 text", [Problem(
+                "config.encoding", f"byte 0x{exc.object[exc.start]:02x} on line {line} is not UTF-8 (a Latin-1 or "
+                "Windows-1252 character?)", fix="save the file as UTF-8 (or remove that character)")]) from None
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {file} is not valid YAML: {exc}") from None
         if not isinstance(loaded, dict):
@@ -190,7 +231,7 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
         data.update(loaded)
     split_overrides = overrides.pop("split", None) or {}
     data.update({k: v for k, v in overrides.items() if v is not None})
-    if split_overrides:
+    if split_overrides and isinstance(data.get("split") or {}, dict):  # else validation names the wrong type
         data["split"] = {**(data.get("split") or {}), **{k: v for k, v in split_overrides.items() if v is not None}}
     try:
         return Config(**data)

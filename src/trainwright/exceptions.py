@@ -27,6 +27,7 @@ from pathlib import Path
 __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
+    "IMAGE_SUFFIXES",
     "BundleError",
     "ConfigError",
     "DataError",
@@ -134,13 +135,31 @@ class GateFailed(TrainwrightError):
 # with no heavy imports, so the CLI can refuse a mistyped path at once instead of after ~3 s of importing pandas,
 # scikit-learn and MLflow; the loaders call the same functions.
 
+# the files a folder of images may hold (data/images.py reads them); here so the door check needs no import
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+
+
+def _holds_images(folder: Path) -> bool:
+    """Images directly in ``folder`` or in its class sub-folders (one level down)."""
+    for entry in folder.iterdir():
+        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+            return True
+        if entry.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in entry.iterdir() if f.is_file()):
+            return True
+    return False
+
+
 def check_data_file(path: str | Path) -> None:
-    """DataError unless ``path`` is an existing, non-empty file."""
+    """DataError unless ``path`` is an existing, non-empty file, or a folder of images (class sub-folders)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file not found: {path}", [Problem("data.missing", f"no file at {path}", fix="check the path")])
     if path.is_dir():
-        raise DataError(f"{path} is a folder", [Problem("data.not_a_file", "expected a CSV, Parquet or JSON Lines file", fix="name a file")])
+        if _holds_images(path):
+            return
+        raise DataError(f"{path} is a folder", [Problem(
+            "data.not_a_file", "expected a CSV, Parquet or JSON Lines file, or a folder of images",
+            fix="name a file, or a folder with one sub-folder of images per class")])
     if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}", [Problem("data.empty", "the file has 0 bytes", fix="check the export that wrote it")])
 

@@ -75,3 +75,17 @@ def test_train_refuses_a_target_copy_unless_forced(data_path, tmp_path, capsys):
     assert "blocking" in out and "Report:" in out
     run_dir = next(Path("runs").iterdir())
     assert {"report.html", "report.md", "report.json"} <= {p.name for p in run_dir.iterdir()}
+
+
+def test_fix_that_would_remove_many_rows_needs_the_flag(data_path, tmp_path, capsys):
+    credit = pd.read_csv(data_path("credit_data"))
+    many = pd.concat([credit, credit.sample(int(0.06 * len(credit)), random_state=0)], ignore_index=True)
+    path = tmp_path / "credit_many.csv"
+    many.to_csv(path, index=False)
+    args = ["audit", str(path), "--target", "Status", "--fix", "-o", str(tmp_path / "reports")]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--allow-drop-rows" in err and "Traceback" not in err and not path.with_name("credit_many.clean.csv").exists()
+    assert main([*args, "--allow-drop-rows"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(many) - len(many.drop_duplicates())} removed" in out

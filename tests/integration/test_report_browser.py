@@ -91,3 +91,29 @@ def test_without_a_browser_the_tests_fail_and_say_how_to_install_one(monkeypatch
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(pytest.fail.Exception, match=r"apt-get install -y chromium chromium-driver"):
         browser_module.browser_paths()
+
+
+def _scroll_to(browser, element_id: str, screenshot) -> None:
+    browser.execute_script(f"document.getElementById('{element_id}').scrollIntoView()")
+    assert browser.save_screenshot(str(screenshot))
+
+
+def test_ten_class_curves_and_residuals_by_feature_in_chromium(browser, tmp_path, data_path_module):
+    """digits (10 classes): ROC, PR and calibration with 8 one-vs-rest curves and the micro/macro averages;
+    vega_cars: residuals against the most important features; both with the test score's bootstrap interval."""
+    digits = trainwright.train(data_path_module("digits"), target="digit", preset="quick", models=("dummy", "linear"),
+                               tracking=False, output_dir=str(tmp_path / "digits"))
+    seen = check_page(browser, digits.report_path, RUN_SECTIONS, tmp_path / "digits_report.png")
+    _scroll_to(browser, "evaluation", tmp_path / "digits_evaluation.png")
+    data = json.loads((digits.run_dir / "report.json").read_text())
+    figures = {f["kind"]: f for s in data["sections"] for f in s["figures"]}
+    assert {"roc", "pr", "calibration"} <= set(figures) and seen["horizontal_overflow"] <= 0
+    assert len(figures["roc"]["data"]["curves"]) == 10 and "macro average" in figures["roc"]["data"]["curves"]
+    assert "bootstrap interval" in (digits.run_dir / "report.md").read_text()
+    cars = trainwright.train(data_path_module("vega_cars"), target="Miles_per_Gallon", preset="quick",
+                             models=("dummy", "linear"), tracking=False, output_dir=str(tmp_path / "cars"))
+    seen = check_page(browser, cars.report_path, RUN_SECTIONS, tmp_path / "cars_report.png")
+    _scroll_to(browser, "evaluation", tmp_path / "cars_evaluation.png")
+    kinds = {f["kind"] for s in json.loads((cars.run_dir / "report.json").read_text())["sections"] for f in s["figures"]}
+    assert "residuals_by_feature" in kinds and seen["horizontal_overflow"] <= 0
+    print(f"\nscreenshots: {tmp_path}")

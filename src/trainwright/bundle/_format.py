@@ -15,9 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trainwright.bundle._native import attach_native, split_native, write_native_info
+from trainwright.bundle._native import (
+    COMPOSITE_FILE,
+    attach_composite,
+    attach_native,
+    split_composite,
+    split_native,
+    write_native_info,
+)
 from trainwright.exceptions import BundleError, Problem, check_bundle_dir
-from trainwright.features import transformers
+from trainwright.features import image, transformers
 from trainwright.fileio import sha256_file
 from trainwright.models import serializers
 
@@ -37,6 +44,7 @@ BASE_TRUSTED_TYPES: frozenset[str] = frozenset({
     "collections.OrderedDict",
     "sklearn.model_selection._split.KFold",  # the seeded cross-fitting splitter of TargetEncoder
     *(f"{transformers.__name__}.{name}" for name in transformers.__all__),
+    *(f"{image.__name__}.{name}" for name in image.__all__ if name[0].isupper()),  # ImagePixels
 })
 
 
@@ -57,6 +65,13 @@ def write_bundle(directory: Path, pipeline: Any, documents: Mapping[str, Any]) -
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
+        pipeline, members = split_composite(pipeline)  # an ensemble: each member is a bundle of its own
+        for i, member in enumerate(members):
+            write_bundle(tmp / f"member{i}", member, {})
+        if members:
+            entries = [{"directory": f"member{i}", "manifest_sha256": sha256_file(tmp / f"member{i}" / MANIFEST_FILE)}
+                       for i in range(len(members))]
+            (tmp / COMPOSITE_FILE).write_text(json.dumps({"members": entries}, indent=2), encoding="utf-8")
         skops_pipeline, native = split_native(pipeline, tmp)
         sio.dump(skops_pipeline, tmp / PIPELINE_FILE)
         if native is not None:
@@ -128,4 +143,10 @@ def read_pipeline(directory: Path) -> Any:
         pipeline = sio.load(path, trusted=list(requested))
     except Exception as exc:
         raise BundleError(f"cannot load {path}: {type(exc).__name__}: {str(exc)[:200]}") from None
-    return attach_native(pipeline, Path(directory))
+    pipeline = attach_native(pipeline, Path(directory))
+    return attach_composite(pipeline, Path(directory), _read_member)
+
+
+def _read_member(directory: Path) -> Any:
+    verify_manifest(directory)
+    return read_pipeline(directory)

@@ -17,9 +17,10 @@ from typing import Any
 from trainwright.exceptions import BundleError, Problem
 from trainwright.models import Serializer, get_serializer, serializers
 
-__all__ = ["NATIVE_FILE", "attach_native", "split_native"]
+__all__ = ["COMPOSITE_FILE", "NATIVE_FILE", "attach_composite", "attach_native", "split_composite", "split_native"]
 
 NATIVE_FILE = "native.json"
+COMPOSITE_FILE = "composite.json"
 _PLACEHOLDER = "passthrough"
 
 
@@ -99,4 +100,57 @@ def attach_native(pipeline: Any, directory: Path) -> Any:
         raise BundleError(f"cannot load the {serializer.name} model in {directory}: "
                           f"{type(exc).__name__}: {str(exc)[:200]}") from None
     holder.steps[-1] = (step, estimator)
+    return pipeline
+
+
+# --- composites: a final estimator made of fitted pipelines (an ensemble), each stored as a bundle of its own ----
+def _composite(pipeline: Any) -> tuple[str, Any] | None:
+    """The final step of ``pipeline`` when it is a composite (``__bundle_composite__`` with ``members``)."""
+    steps = getattr(pipeline, "steps", None)
+    if not steps:
+        return None
+    name, last = steps[-1]
+    return (name, last) if getattr(type(last), "__bundle_composite__", False) else None
+
+
+def split_composite(pipeline: Any) -> tuple[Any, list[Any]]:
+    """A shallow copy of ``pipeline`` whose composite final step holds no members, and the members (each goes
+    into a member bundle); ``(pipeline, [])`` when the final step is not a composite."""
+    found = _composite(pipeline)
+    if found is None:
+        return pipeline, []
+    name, composite = found
+    shell = copy.copy(composite)
+    shell.members = []
+    out = copy.copy(pipeline)
+    out.steps = [*pipeline.steps[:-1], (name, shell)]
+    return out, list(composite.members)
+
+
+def attach_composite(pipeline: Any, directory: Path, read_member: Any) -> Any:
+    """Put the member pipelines back (``read_member(path)`` loads one member bundle, checked); no-op without
+    composite.json. Each member bundle's manifest must hash to what composite.json (itself in the manifest) says."""
+    from trainwright.fileio import sha256_file
+
+    path = Path(directory) / COMPOSITE_FILE
+    if not path.is_file():
+        return pipeline
+    found = _composite(pipeline)
+    try:
+        entries = [(str(e["directory"]), str(e["manifest_sha256"]))
+                   for e in json.loads(path.read_text(encoding="utf-8"))["members"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        entries = None
+    if found is None or entries is None:
+        raise BundleError(f"{path} does not match the pipeline (a composite step with members)")
+    members = []
+    for name, digest in entries:
+        member = Path(directory) / name
+        if Path(name).name != name or member.is_symlink() or not (member / "manifest.json").is_file() \
+                or sha256_file(member / "manifest.json") != digest:
+            raise BundleError(f"the ensemble member bundle {name!r} in {directory} is missing or was changed",
+                              [Problem("bundle.member_changed", "member manifest differs", column=name,
+                                       fix="restore the bundle from the run")])
+        members.append(read_member(member))
+    found[1].members = members
     return pipeline

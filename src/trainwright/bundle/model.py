@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from trainwright.bundle._format import read_json, read_pipeline, verify_manifest
-from trainwright.data import Schema, Task, coerce_frame, iter_table
+from trainwright.data import Role, Schema, Task, coerce_frame, iter_table
+from trainwright.data.images import IMAGE_COLUMN, LABEL_COLUMN
 from trainwright.drift import ReferenceProfile as Profile
 from trainwright.exceptions import SchemaMismatchError
 from trainwright.fileio import atomic_output
@@ -62,6 +63,9 @@ class Model:
     def predict_detail(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
         """(predictions frame, the coerced features, the raw output: probabilities (n, K) or values (n,))."""
         X = self.prepare(frame)
+        if len(X) == 0:  # a header-only file: no rows to score (scikit-learn refuses empty input)
+            empty = np.zeros((0, len(self.task.classes))) if self.task.is_classification else np.zeros(0)
+            return pd.DataFrame({c: pd.Series(dtype=float) for c in self.output_columns}, index=frame.index), X, empty
         if not self.task.is_classification:
             values = np.asarray(self.pipeline.predict(X), dtype=float)
             return pd.DataFrame({"prediction": values}, index=frame.index), X, values
@@ -74,9 +78,24 @@ class Model:
     def predict_proba_array(self, X: pd.DataFrame) -> np.ndarray:
         return probabilities(self.pipeline, X, len(self.task.classes))
 
+    def _image_column(self) -> str:
+        """The one image column a folder of images fills (data/images.py names it IMAGE_COLUMN)."""
+        names = self.schema.names(Role.IMAGE)
+        if len(names) != 1:
+            raise SchemaMismatchError("a folder of images can only be scored by a model trained on one image column "
+                                      f"(this one has {len(names)}); pass a table instead")
+        return names[0]
+
     def predict_chunks(self, source: str | Path, *, chunksize: int = 100_000, id_column: str | None = None) -> Iterator[pd.DataFrame]:
         known = {c.name for c in self.schema.columns}
+        image_column = self._image_column() if Path(source).is_dir() else None
         for i, chunk in enumerate(iter_table(source, chunksize=chunksize)):
+            if image_column is not None:  # one row per file: its path first, then the predictions
+                chunk = chunk.rename(columns={IMAGE_COLUMN: image_column})
+                out = self.predict(chunk.drop(columns=[LABEL_COLUMN], errors="ignore"))
+                out.insert(0, "path", chunk[image_column].to_numpy())
+                yield out
+                continue
             if id_column is not None and id_column not in chunk.columns:
                 raise SchemaMismatchError(f"id column {id_column!r} is not in {source}")
             features = chunk.drop(columns=[id_column]) if id_column is not None and id_column not in known else chunk

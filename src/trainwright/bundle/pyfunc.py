@@ -11,10 +11,11 @@ from typing import Any
 
 import pandas as pd
 
+from trainwright.bundle._format import verify_manifest
 from trainwright.bundle.model import load
 from trainwright.lineage import package_version
 
-__all__ = ["TrainwrightPyfunc", "pip_requirements", "pyfunc_kwargs", "save_pyfunc"]
+__all__ = ["TrainwrightPyfunc", "pip_requirements", "pyfunc_kwargs", "pyfunc_log_kwargs", "save_pyfunc"]
 
 
 def _python_model_base() -> type:
@@ -50,15 +51,25 @@ def pip_requirements() -> list[str]:
     return [f"{n}=={v}" if (v := package_version(n)) and n != "trainwright" else n for n in names]
 
 
-def pyfunc_kwargs(bundle_dir: str | Path) -> dict[str, Any]:
+def pyfunc_kwargs(bundle_dir: str | Path, *, load_check: bool = True) -> dict[str, Any]:
     """Arguments shared by ``mlflow.pyfunc.save_model`` and ``log_model`` for a bundle.
 
-    No MLflow signature: MLflow's enforcement refuses an int column for a float feature, while the bundle's own
-    schema check coerces what is safe and names what is not.
+    ``load_check`` loads the bundle first, to fail early with our message on a bad one; without it only its
+    manifest is checked (the tracking writer logs a bundle the run has just written, and must not pay for importing
+    skops and torch while the trainer waits). The signature, where MLflow can describe the schema, is added by the
+    tracking writer (``tracking/signature.py``).
     """
-    load(bundle_dir)  # fail early, with our message, on a bad bundle
+    if load_check:
+        load(bundle_dir)
+    else:
+        verify_manifest(Path(bundle_dir))
     return {"python_model": TrainwrightPyfunc(), "artifacts": {"bundle": str(Path(bundle_dir).resolve())},
             "pip_requirements": pip_requirements()}
+
+
+def pyfunc_log_kwargs(bundle_dir: str | Path) -> dict[str, Any]:
+    """``pyfunc_kwargs`` for the tracking writer: the manifest checked, the bundle not loaded."""
+    return pyfunc_kwargs(bundle_dir, load_check=False)
 
 
 def save_pyfunc(bundle_dir: str | Path, path: str | Path) -> Path:

@@ -32,12 +32,15 @@ def audit_command(
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet or JSON Lines file")],
     target: Annotated[str, typer.Option("--target", "-t", help="column to predict")],
     time_column: Annotated[str | None, typer.Option("--time-column", help="check whether the target drifts over it")] = None,
-    fix: Annotated[bool, typer.Option("--fix", help="write <name>.clean.<ext> without exact duplicates, constant "
-                                                    "and identifier columns (the original is never modified)")] = False,
+    fix: Annotated[bool, typer.Option("--fix", help="write <name>.clean.<ext> without real duplicates (not identical "
+                                                    "rows chance explains), constant and identifier columns, with "
+                                                    "infinite values made missing (the original is never modified)")] = False,
+    allow_drop_rows: Annotated[bool, typer.Option("--allow-drop-rows", help="let --fix remove more than 3% of the "
+                                                                            "rows (refused otherwise, exit code 2)")] = False,
     output_dir: Annotated[Path, typer.Option("--output-dir", "-o", help="folder for the reports")] = Path("reports"),
     label_model: Annotated[str, typer.Option("--label-model", help="logistic | lightgbm: the out-of-fold model "
                                                                    "for the label-noise check")] = "logistic",
-    seed: Annotated[int, typer.Option(help="random_state for sampling and the split")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random_state for sampling and the split")] = 0,
 ) -> None:
     """Check DATA before training: duplicates, label noise, leakage, column problems, imbalance, drift, twins.
     Exits 2 when a finding is blocking (``train`` would refuse the data)."""
@@ -54,13 +57,14 @@ def audit_command(
 
     with console.status("auditing"):
         result = trainwright.audit(data, target, time_column=time_column, fix=fix, output_dir=output_dir,
-                                   label_model=label_model, random_state=seed)
+                                   label_model=label_model, random_state=seed, allow_drop_rows=allow_drop_rows)
     print_findings(result.audit, limit=10)
     console.print(f"Report: {result.files['html']}\nJSON: {result.files['json']}")
     if result.fix is not None:
         fixed = result.fix
-        console.print(f"Cleaned file: {fixed.cleaned} ({fixed.n_rows_before} -> {fixed.n_rows_after} rows, "
-                      f"{len(fixed.changes)} changes recorded in {fixed.changes_file}); {data} is unchanged")
+        console.print(f"Cleaned file: {fixed.cleaned} ({fixed.n_rows_before} -> {fixed.n_rows_after} rows: "
+                      f"{fixed.n_rows_removed} removed; {len(fixed.changes)} changes recorded, every removed row with "
+                      f"its number and reason, in {fixed.changes_file}); {data} is unchanged", soft_wrap=True)
     _fail_on_blocking(result.audit, data)
 
 

@@ -16,8 +16,11 @@ def _is_bundle(path: Path) -> bool:
     return (path / "manifest.json").is_file()
 
 
-def load_model(ref: str, *, data: Path, tracking_uri: str | None, model_name: str | None) -> tuple[Any, str]:
-    """A bundle Model from a bundle or run directory, ``champion``, or a run id in the store; and where it came from."""
+def load_model(ref: str, *, data: Path, tracking_uri: str | None, model_name: str | None,
+               target: str | None = None) -> tuple[Any, str]:
+    """A bundle Model from a bundle or run directory, ``champion``, or a run id in the store; and where it came from.
+    ``champion``: the registered model ``model_name``, else the one registered model with a champion that predicts
+    ``target`` (the other model's target)."""
     from trainwright.bundle import load
 
     path = Path(ref)
@@ -27,14 +30,13 @@ def load_model(ref: str, *, data: Path, tracking_uri: str | None, model_name: st
     import mlflow.pyfunc
 
     from trainwright.tracking import Store
-    from trainwright.tracking.registry import CHAMPION, champion_uri, find_run, model_uri
-    from trainwright.tracking.store import model_name as dataset_model_name
+    from trainwright.tracking.registry import CHAMPION, find_champion, find_run, model_uri
     from trainwright.tracking.store import quiet_mlflow
 
     with quiet_mlflow():
         store = Store(tracking_uri).open(create=False)
         if ref == CHAMPION:
-            uri = champion_uri(store, model_name or dataset_model_name(str(data)))
+            _, uri = find_champion(store, name=model_name, target=target)
         else:
             uri = model_uri(find_run(store, ref))
         store.use()
@@ -100,9 +102,9 @@ def compare_command(
     metric: Annotated[str | None, typer.Option(help="metric (default: the champion's)")] = None,
     n_boot: Annotated[int, typer.Option("--n-boot", min=100, help="bootstrap resamples")] = 1000,
     confidence: Annotated[float, typer.Option(min=0.5, max=0.999, help="confidence level of the interval")] = 0.95,
-    seed: Annotated[int, typer.Option(help="random_state of the bootstrap")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="random_state of the bootstrap")] = 0,
     model_name: Annotated[str | None, typer.Option("--model-name", help="registered model for 'champion' (default: "
-                                                   "the data file's stem)")] = None,
+                                                   "the one with a champion predicting the same target)")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store for run ids and 'champion'")] = None,
 ) -> None:
     """Score CHALLENGER and CHAMPION on the same labelled DATA; exit 6 when the challenger is significantly worse."""
@@ -116,7 +118,8 @@ def compare_command(
 
     with surfaced_warnings():
         new, new_src = load_model(challenger, data=data, tracking_uri=tracking_uri, model_name=model_name)
-        old, old_src = load_model(champion, data=data, tracking_uri=tracking_uri, model_name=model_name)
+        old, old_src = load_model(champion, data=data, tracking_uri=tracking_uri, model_name=model_name,
+                                  target=new.task.target)
         _check_pair(new, old)
         task = old.task if metric is None else replace(old.task, metric=metric)
         check_metric(task)

@@ -14,7 +14,8 @@ OUTPUT_SUFFIXES = (".csv", ".parquet", ".pq")  # what Model.predict_file writes:
 
 def predict_command(
     bundle: Annotated[Path, typer.Argument(help="a model bundle: runs/<id>/model")],
-    data: Annotated[Path, typer.Argument(help="rows to score (CSV/TSV, Parquet, JSON Lines)")],
+    data: Annotated[Path, typer.Argument(help="rows to score (CSV/TSV, Parquet, JSON Lines), or a folder of images "
+                                         "(one output row per file: path, prediction, probabilities)")],
     output: Annotated[Path, typer.Option("--output", "-o", help="where to write predictions: .csv, or .parquet/.pq "
                                          "(never one of the inputs)")],
     id_column: Annotated[str | None, typer.Option("--id-column", help="copy this input column into the output")] = None,

@@ -20,8 +20,10 @@ def promote_command(
 
     done = promote(run_id, uri=tracking_uri, name=name)
     before = f" (was version {done.previous})" if done.previous else ""
-    console.print(f"{done.name} version {done.version} is now the champion{before}: run {done.run_id}, "
-                  f"{done.model_uri}", highlight=False, soft_wrap=True)
+    console.print(f"Registered model '{done.name}' (name from {done.name_from}): {done.name} version {done.version} "
+                  f"is now the champion{before}: run {done.run_id}, {done.model_uri}; compare against it with "
+                  f"'trainwright compare RUN champion DATA' (--model-name {done.name} if several)",
+                  highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -88,8 +88,12 @@ def runs_show(
                       _fmt(m.get(f"val_{metric}")), _fmt(m.get(f"train_{metric}")), _fmt(m.get("seed_mean")),
                       _fmt(m.get("seed_std")), _fmt(m.get("fit_seconds")))
     console.print(table)
-    scores = {k: v for k, v in sorted(run.data.metrics.items()) if k.startswith("test_")}
+    scores = {k: v for k, v in sorted(run.data.metrics.items()) if k.startswith("test_") and "_ci_" not in k}
     console.print("test: " + ", ".join(f"{k.removeprefix('test_')}={_fmt(v)}" for k, v in scores.items()), highlight=False)
+    low, high = run.data.metrics.get(f"test_{metric}_ci_low"), run.data.metrics.get(f"test_{metric}_ci_high")
+    if low is not None and high is not None:
+        console.print(f"test {metric}: {_fmt(run.data.metrics.get(f'test_{metric}'))}, 95% bootstrap interval "
+                      f"[{_fmt(low)}, {_fmt(high)}]", highlight=False)
 
 
 def ui_command(
@@ -97,18 +101,23 @@ def ui_command(
     port: Annotated[int, typer.Option(help="port on 127.0.0.1")] = 5000,
 ) -> None:
     """Start the MLflow UI on the same store, bound to 127.0.0.1 only."""
+    import contextlib
     import subprocess
     import sys
 
     from trainwright.cli._console import console
     from trainwright.tracking import Store
+    from trainwright.tracking.store import quiet_mlflow
 
     store = Store(tracking_uri)
     command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store.uri, "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1"]
     if store.artifact_root is not None:
         command += ["--default-artifact-root", str(store.artifact_root)]
-    console.print(f"MLflow UI on http://127.0.0.1:{port} for {store.uri} (Ctrl+C stops it)")
+    url = f"http://127.0.0.1:{port}"
+    with contextlib.suppress(Exception), quiet_mlflow():  # a store with no run yet: the UI's front page then
+        url += f"/#/experiments/{Store(tracking_uri).open(create=False).experiment_id}"
+    console.print(f"MLflow UI on {url} (trainwright's experiment) for {store.uri} (Ctrl+C stops it)", soft_wrap=True)
     try:
         raise typer.Exit(subprocess.call(command))
     except KeyboardInterrupt:

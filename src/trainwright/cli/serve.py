@@ -19,10 +19,10 @@ def serve_command(
     port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
     api_key: Annotated[str | None, typer.Option("--api-key", help="require this key in X-API-Key (default: "
                                                 "$TRAINWRIGHT_API_KEY)")] = None,
-    log: Annotated[Path, typer.Option("--log", help="rotating JSON-lines log of requests and predictions")] = Path(
-        "trainwright-requests.jsonl"),
+    log: Annotated[Path | None, typer.Option("--log-requests", "--log", help="append requests and predictions to "
+                                             "this JSON-lines file, rotated (default: no request log)")] = None,
     log_max_bytes: Annotated[int, typer.Option("--log-max-bytes", min=1,
-                                               help="rotate the log at this size")] = 10_000_000,
+                                               help="rotate the request log at this size")] = 10_000_000,
     max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", min=1, help="larger requests get 413")] = 1_000_000,
 ) -> None:
     """Serve BUNDLE over HTTP: POST /predict, GET /health /metadata /metrics /drift, docs at /docs."""
@@ -30,7 +30,8 @@ def serve_command(
     from trainwright.exceptions import check_bundle_dir
 
     check_bundle_dir(bundle)  # before seconds of imports
-    check_output_file(log, inputs=(bundle,))  # the request log is appended to: never inside the bundle, never a folder
+    if log is not None:  # the request log is appended to: never inside the bundle, never a folder
+        check_output_file(log, inputs=(bundle,))
     from trainwright.cli._console import console, err_console
     from trainwright.serving import API_KEY_ENV, ServeSettings, serve
 
@@ -41,7 +42,8 @@ def serve_command(
     settings = ServeSettings(api_key=key, max_body_bytes=max_body_bytes, log_path=log, log_max_bytes=log_max_bytes)
 
     def ready(app: object) -> None:
-        console.print(f"serving {bundle} on http://{host}:{port} (docs: /docs; log: {log})", highlight=False)
+        logged = f"request log: {log}" if log is not None else "no request log (--log-requests PATH)"
+        console.print(f"serving {bundle} on http://{host}:{port} (docs: /docs; {logged})", highlight=False)
 
     serve(bundle, host=host, port=port, settings=settings, on_ready=ready)
 

@@ -11,6 +11,16 @@ import typer
 __all__ = ["register"]
 
 
+def _parse_costs(value: str | None) -> dict[str, str] | None:
+    """'fp=1,fn=5' -> {'fp': '1', 'fn': '5'} (the config validates the names and numbers)."""
+    if not value:
+        return None
+    pairs = [part.split("=", 1) for part in value.split(",") if part.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise typer.BadParameter(f"--costs {value!r}: write name=number pairs, e.g. 'fp=1,fn=5'")
+    return {k.strip().lower(): v.strip() for k, v in pairs}
+
+
 def _split_names(value: str | None) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in value.split(",") if n.strip()) if value else None
 
@@ -31,10 +41,12 @@ def _render(result: Any) -> None:
     shown = next((n for width, n in sorted(_NARROW.items()) if console.width < width), len(_COLUMNS))
     table = Table(title=f"Leaderboard: {metric} on the validation part",
                   title_justify="left", box=box.SIMPLE_HEAD)
+    frame = result.leaderboard.to_frame()
+    widest_id = max((len(str(i)) for i in frame["trial_id"]), default=5) + 2  # "lightgbm#12 ✓" on one line
     for col in _COLUMNS[:shown]:
         table.add_column(col, justify="left" if col in {"model", "note"} else "right",
-                         overflow="ellipsis" if col == "note" else "fold", no_wrap=True, max_width=40 if col == "note" else None)
-    frame = result.leaderboard.to_frame()
+                         overflow="ellipsis" if col == "note" else "fold", no_wrap=True,
+                         max_width=40 if col == "note" else None, min_width=widest_id if col == "model" else None)
 
     def fmt(v: float, d: int = 4) -> str:
         return "" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
@@ -104,6 +116,8 @@ def train_command(
     task: Annotated[str | None, typer.Option(help="auto | binary | multiclass | regression")] = None,
     metric: Annotated[str | None, typer.Option(help="metric to choose by (roc_auc, log_loss, f1, fbeta, rmse, mae, r2...)")] = None,
     beta: Annotated[float | None, typer.Option(help="beta for the fbeta metric")] = None,
+    costs: Annotated[str | None, typer.Option(help="binary: cost of each decision, e.g. 'fp=1,fn=5' (tp, fp, fn, "
+                                              "tn); chooses by expected cost at a tuned threshold")] = None,
     positive_label: Annotated[str | None, typer.Option("--positive-label")] = None,
     seed: Annotated[int | None, typer.Option(help="one random_state for split, models and samplers")] = None,
     group_column: Annotated[str | None, typer.Option("--group-column", help="no group in two parts")] = None,
@@ -115,8 +129,15 @@ def train_command(
     seeds: Annotated[int | None, typer.Option(help="refit the top candidates with N seeds; report mean and sd")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel fits for CV and seeds: 1 = one at a time with every "
                                                 "core (default), N = N processes sharing the cores, 0 = one per core")] = None,
+    backend: Annotated[str | None, typer.Option(help="local (default) | ray: fits as Ray tasks (a local Ray on "
+                                                "loopback unless --ray-address)")] = None,
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="join this Ray cluster (HOST:PORT)")] = None,
+    device: Annotated[str | None, typer.Option(help="where torch models train: auto (CUDA when present, else CPU), "
+                                               "cpu, cuda or cuda:N")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store (default sqlite:///mlflow.db)")] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="do not log this run to MLflow")] = False,
+    choose: Annotated[str | None, typer.Option("--choose", help="simplest (within one standard error of the best, "
+                                               "the default) | best (highest expected score, ensembles included)")] = None,
 ) -> None:
     """Train the ladder on DATA and save the chosen model."""
     from trainwright.exceptions import check_data_file
@@ -131,22 +152,31 @@ def train_command(
 
     overrides: dict[str, Any] = {
         "target": target, "preset": preset, "time_budget": time_budget, "task": task, "metric": metric, "beta": beta,
+        "costs": _parse_costs(costs),
         "positive_label": positive_label, "seed": seed, "models": _split_names(models),
         "exclude_models": _split_names(exclude), "output_dir": output_dir, "force": force or None,
-        "seeds": seeds, "workers": workers, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
+        "seeds": seeds, "workers": workers, "backend": backend, "ray_address": ray_address, "choose": choose, "device": device, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
         "split": {"group_column": group_column, "time_column": time_column, "force": force or None},
     }
+    if target is None and config is None and data.is_dir():  # a folder of class folders: the label is the folder
+        overrides["target"] = "label"
     cfg = load_config(config, **overrides)
     if cfg.target is None:
         raise typer.BadParameter("--target is required (or 'target' in the config)")
     from trainwright.cli._paths import check_output_dir
 
     check_output_dir(cfg.output_dir, inputs=(data, *([config] if config is not None else ())))
+    from trainwright.tracking import default_tracker
+
+    # the tracking writer starts now, so its MLflow import runs on the other core while this process imports the
+    # training stack (the model-arguments function is named, not imported: bundle/ is heavy)
+    tracker = default_tracker(cfg, model_kwargs="trainwright.bundle.pyfunc:pyfunc_log_kwargs")
+    getattr(tracker, "check", lambda: None)()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task_id = progress.add_task("loading data", total=len(cfg.model_names))
         with surfaced_warnings():
-            result = train(data, config=cfg, on_event=_Progress(progress, task_id, print_findings))
+            result = train(data, config=cfg, on_event=_Progress(progress, task_id, print_findings), tracker=tracker)
     _render(result)
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from trainwright.data.reading import tidy_columns
 from trainwright.exceptions import DataError, Problem, check_data_file
 from trainwright.fileio import sha256_file
 
@@ -62,7 +63,12 @@ def load_table(path: str | Path) -> pd.DataFrame:
     """Load a whole table; every failure is a DataError naming the file and the fix."""
     path = Path(path)
     check_data_file(path)
+    if path.is_dir():  # a folder of class folders of images: a table of (image path, label)
+        from trainwright.data.images import read_image_folder
+
+        return read_image_folder(path)
     suffix = path.suffix.lower()
+    delimiter = encoding = None
     try:
         if suffix in _PARQUET:
             frame = pd.read_parquet(path)
@@ -78,14 +84,23 @@ def load_table(path: str | Path) -> pd.DataFrame:
         raise _fail(path, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}", "check the file format") from None
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"data file has no rows: {path}", [Problem("data.empty", f"{frame.shape[1]} columns, 0 rows", fix="check the export that wrote it")])
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
+    frame = tidy_columns(frame, path=path, delimiter=delimiter, encoding=encoding)  # renames said out loud
+    from trainwright.data.images import resolve_image_columns
+
+    return resolve_image_columns(frame, path.parent)  # relative image paths are relative to the file's folder
 
 
 def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFrame]:
     """Stream a table in chunks (CSV/TSV and JSON Lines stream; Parquet by row group)."""
     path = Path(path)
     check_data_file(path)
+    from trainwright.data.images import read_image_folder, resolve_image_columns
+
+    if path.is_dir():  # a flat folder of images (or class folders): one row per file
+        frame = read_image_folder(path)
+        for start in range(0, len(frame), chunksize):
+            yield frame.iloc[start:start + chunksize]
+        return
     suffix = path.suffix.lower()
     if suffix in _PARQUET:
         import pyarrow.parquet as pq
@@ -101,16 +116,22 @@ def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFr
     delimiter, encoding = sniff_csv(path)
     try:  # readers as context managers: the file is closed even when the consumer stops early or fails
         with pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=chunksize, low_memory=False) as reader:
-            for chunk in reader:
-                chunk.columns = [str(c).strip() for c in chunk.columns]
-                yield chunk
+            for i, chunk in enumerate(reader):
+                chunk = tidy_columns(chunk, path=path, delimiter=delimiter, encoding=encoding, warn=i == 0)
+                yield resolve_image_columns(chunk, path.parent)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise _fail(path, f"parse error: {str(exc).splitlines()[0]}", "check that the file is well-formed") from None
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 of the file's bytes."""
-    return sha256_file(path)
+    """SHA-256 of the file's bytes; for a folder of images, of each file's relative path and SHA-256 in order."""
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_file(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}:{sha256_file(file)}\n".encode())
+    return digest.hexdigest()
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:

@@ -13,9 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from trainwright.exceptions import ConfigError, Problem, SchemaMismatchError
+from trainwright.data.times import parse_times
+from trainwright.exceptions import IMAGE_SUFFIXES, ConfigError, Problem, SchemaMismatchError
 
-__all__ = ["FEATURE_ROLES", "ColumnInfo", "Role", "Schema", "coerce_frame", "identifier_name", "infer_schema"]
+__all__ = ["FEATURE_ROLES", "ColumnInfo", "Role", "Schema", "UnusableValuesWarning", "coerce_frame", "identifier_name",
+           "infer_schema"]
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|^key$|^index$|^unnamed: ?\d+$|^row_?(id|num|number)$)", re.I)
 _DATE_CHARS = re.compile(r"\d{1,4}[-/:.]\d{1,2}")
@@ -27,11 +29,12 @@ class Role(StrEnum):
     CATEGORICAL = "categorical"
     TEXT = "text"
     DATETIME = "datetime"
+    IMAGE = "image"  # a path to an image file (data/images.py resolves and checks them at the door)
     IDENTIFIER = "identifier"
     IGNORED = "ignored"
 
 
-FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT, Role.DATETIME)
+FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT, Role.DATETIME, Role.IMAGE)
 
 
 @dataclass(frozen=True)
@@ -90,13 +93,15 @@ def _infer_text_like(name: str, s: pd.Series, n_unique: int, n_present: int) -> 
     if len(sample) > 2000:
         sample = sample.sample(2000, random_state=0)
     as_str = sample.astype(str)
+    if as_str.str.lower().str.extract(r"(\.[a-z0-9]+)$", expand=False).isin(IMAGE_SUFFIXES).mean() >= 0.95:
+        return Role.IMAGE, "paths of image files (>=95% end in an image suffix)"
     numeric = pd.to_numeric(as_str, errors="coerce")
     if numeric.notna().mean() >= 0.95:
         return Role.NUMERIC, "text column whose values are numbers (>=95% parse)"
     if as_str.str.contains(_DATE_CHARS).mean() >= 0.95:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = pd.to_datetime(as_str, errors="coerce", format="mixed")
+            parsed = parse_times(as_str)
         if parsed.notna().mean() >= 0.95:
             return Role.DATETIME, "values parse as dates (>=95%)"
     tokens = as_str.str.split().str.len().mean()
@@ -190,6 +195,27 @@ def _as_category_text(s: pd.Series) -> pd.Series:
     return result.where(present, np.nan)
 
 
+_MAX_FEATURE = 1e38  # float32's range ends at 3.4e38: models that cast to float32 would see infinity beyond it
+
+
+class UnusableValuesWarning(UserWarning):
+    """Feature values that no model can use (infinite, or beyond float32's range) were read as missing."""
+
+
+def _finite_or_missing(values: pd.Series, name: str) -> pd.Series:
+    """Infinite values and values beyond float32's range read as missing, and said so (a warning)."""
+    with np.errstate(invalid="ignore"):
+        unusable = values.abs() > _MAX_FEATURE
+    if not unusable.any():
+        return values
+    examples = ", ".join(str(v) for v in values[unusable].unique()[:3])
+    warnings.warn(UnusableValuesWarning(
+        f"column {name!r}: {int(unusable.sum())} value(s) are infinite or too large to use (e.g. {examples}) and are "
+        f"read as missing; replace them with finite numbers below {_MAX_FEATURE:.0e} in size to use them"),
+        stacklevel=3)
+    return values.mask(unusable)
+
+
 def coerce_frame(frame: pd.DataFrame, schema: Schema, *, strict: bool = True) -> pd.DataFrame:
     """Return the feature columns in schema order with the dtypes the pipelines expect.
 
@@ -219,11 +245,11 @@ def coerce_frame(frame: pd.DataFrame, schema: Schema, *, strict: bool = True) ->
                 examples = tuple(str(v) for v in bad.unique()[:3])
                 problems.append(Problem("schema.bad_value", f"{len(bad)} values are not numbers", column=col.name,
                                         fix="send numbers or leave the value empty", examples=examples))
-            out[col.name] = conv
+            out[col.name] = _finite_or_missing(conv, col.name)
         elif col.role is Role.DATETIME:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                conv = pd.to_datetime(s, errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(s) else s
+                conv = parse_times(s)
             if getattr(conv.dt, "tz", None) is not None:
                 conv = conv.dt.tz_convert(None)
             bad = s[conv.isna() & s.notna()]
@@ -234,6 +260,8 @@ def coerce_frame(frame: pd.DataFrame, schema: Schema, *, strict: bool = True) ->
             out[col.name] = conv.astype("datetime64[ns]")
         elif col.role is Role.TEXT:
             out[col.name] = s.astype(object).where(s.notna(), MISSING_TEXT).astype(str).astype(object)
+        elif col.role is Role.IMAGE:  # paths, read by features/image.py (a missing one is an empty image)
+            out[col.name] = s.astype(object).where(s.notna(), "").astype(str).astype(object)
         else:
             out[col.name] = _as_category_text(s).astype("category")  # codes + one string per level: light at 1M rows
     if problems:

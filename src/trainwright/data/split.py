@@ -1,4 +1,6 @@
-"""Train / validation / test: stratified, grouped or by time, with twin rows kept in one part."""
+"""Train / validation / test: stratified, grouped or by time, with real duplicates kept in one part (identical rows
+that independent records would produce by chance are not forced together), then checked: the manifest says whether
+the parts look like the file (``balance``), not only what was asked."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from trainwright.data.balance import part_balance
+from trainwright.data.collisions import identical_rows
+from trainwright.data.times import time_order
 from trainwright.exceptions import DataError, Problem
 
 __all__ = ["Split", "make_split", "row_hashes", "rows_of"]
@@ -29,6 +34,18 @@ class Split:
     groups: np.ndarray = field(repr=False)  # component id per row id, in ascending row-id order
     n_rows_with_twins: int = 0
     contamination: dict[str, Any] = field(default_factory=dict)
+    identical: dict[str, Any] = field(default_factory=dict)  # identical rows: observed, expected by chance, duplicates
+    balance: dict[str, Any] = field(default_factory=dict)  # what the parts achieved (data/balance.py part_balance)
+
+    @property
+    def achieved(self) -> dict[str, Any]:
+        """What the split achieved, in a few words: stratified (target within noise in every part), the largest gap."""
+        b = self.balance
+        largest = b.get("largest_gap") or {}
+        return {"stratified": b.get("stratified"), "largest_gap": largest.get("text"),
+                "warnings": list(b.get("warnings", [])),
+                "duplicates_kept_together": int(self.identical.get("duplicate_rows", 0)),
+                "identical_rows_expected_by_chance": self.identical.get("verdict") == "expected by chance"}
 
     @property
     def sizes(self) -> dict[str, int]:
@@ -38,6 +55,7 @@ class Split:
         return {
             "strategy": self.strategy, "random_state": self.random_state, "fingerprint": self.fingerprint,
             "sizes": self.sizes, "n_rows_with_twins": self.n_rows_with_twins, "contamination": self.contamination,
+            "achieved": self.achieved, "identical_rows": self.identical, "balance": self.balance,
             "rows": {"train": self.train.tolist(), "validation": self.validation.tolist(), "test": self.test.tolist()},
         }
 
@@ -140,12 +158,18 @@ def make_split(
     time: pd.Series | None = None,
     identifiers: pd.DataFrame | None = None,
 ) -> Split:
-    """Split rows of ``X`` (features only) and ``y``; index labels are kept as row ids."""
+    """Split rows of ``X`` (features only) and ``y``; index labels are kept as row ids.
+
+    Only real duplicates are kept in one part (``identical_rows``: identical rows beyond what chance gives); identical
+    rows that independent records would produce anyway are split like any other row. Strata are kept either way."""
     hashes = row_hashes(X)
-    comp = _components(hashes, None if groups is None else groups.astype(str).to_numpy())
-    n_twins = int(len(comp) - len(np.unique(comp))) if groups is None else int(pd.Series(hashes).duplicated(keep=False).sum())
+    identical = identical_rows(X, random_state=random_state)
+    _, link = np.unique(hashes, return_inverse=True)
+    link = np.where(identical.duplicate, link, len(link) + np.arange(len(link)))  # chance collisions: rows of their own
+    comp = _components(link, None if groups is None else groups.astype(str).to_numpy())
+    n_twins = identical.n_duplicate
     if time is not None:
-        order = np.argsort(pd.to_datetime(time, errors="coerce", format="mixed").to_numpy(), kind="stable")
+        order = np.argsort(time_order(time), kind="stable")
         n = len(order)
         n_test, n_val = max(1, round(fractions[2] * n)), max(1, round(fractions[1] * n))
         part = np.zeros(n, dtype=np.int8)
@@ -171,11 +195,16 @@ def make_split(
         g = groups.astype(str).to_numpy()
         contamination["groups_shared_train_test"] = len(np.intersect1d(g[in_train], g[part == 2]))
     id_frame = identifiers if identifiers is not None else pd.DataFrame(index=X.index)
-    for col in id_frame.columns:
-        vals = id_frame[col].to_numpy()
+    for col in id_frame.columns:  # as text: an identifier column of mixed types (numbers and words) still compares
+        present = id_frame[col].notna().to_numpy()
+        vals = id_frame[col].astype(str).to_numpy()
         contamination[f"identifier_{col}_shared_train_test"] = len(np.intersect1d(
-            pd.unique(vals[in_train]), pd.unique(vals[part == 2])))
+            pd.unique(vals[in_train & present]), pd.unique(vals[(part == 2) & present])))
+    if identical.n_identical > identical.n_duplicate:
+        contamination["twins_expected_by_chance"] = True
+    balance = part_balance(X, y, {"train": train, "validation": val, "test": test}, classification=classification,
+                           random_state=random_state)
     return Split(train=train, validation=val, test=test, strategy=strategy, random_state=random_state,
                  fingerprint=_fingerprint(train, val, test), groups=comp[np.argsort(index, kind="stable")],
                  n_rows_with_twins=n_twins,
-                 contamination=contamination)
+                 contamination=contamination, identical=identical.summary(), balance=balance)

@@ -38,6 +38,8 @@ class Task:
     positive_label: Any = None
     beta: float = 1.0
     reason: str = ""
+    threshold: float = 0.5  # binary: the positive class where its probability is at least this (tuned for some metrics)
+    costs: tuple[tuple[str, float], ...] = ()  # the cost metric's matrix: (tp|fp|fn|tn, cost) pairs; unset ones cost 0
 
     @property
     def is_classification(self) -> bool:
@@ -55,13 +57,15 @@ class Task:
                 column=self.target, examples=tuple(unknown), fix="score only rows with known classes")])
         return codes
 
-    def decide(self, proba: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    def decide(self, proba: np.ndarray, threshold: float | None = None) -> np.ndarray:
         """Class codes from probabilities (n, K) in class-code order: the one decision rule of the workbench.
-        Binary: the positive class where its probability is at least ``threshold``; otherwise the most probable."""
+        Binary: the positive class where its probability is at least ``threshold`` (default: the task's own,
+        0.5 unless tuned); otherwise the most probable class."""
         proba = np.asarray(proba)
         if self.kind is TaskKind.BINARY:
             pos = self.classes.index(self.positive_label)
-            return np.where(proba[:, pos] >= threshold, pos, 1 - pos)
+            cut = self.threshold if threshold is None else threshold
+            return np.where(proba[:, pos] >= cut, pos, 1 - pos)
         return np.argmax(proba, axis=1)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
@@ -71,13 +75,15 @@ class Task:
         return {
             "kind": self.kind.value, "target": self.target, "metric": self.metric, "classes": list(self.classes),
             "positive_label": self.positive_label, "beta": self.beta, "reason": self.reason,
+            "threshold": self.threshold, "costs": dict(self.costs),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Task:
         return cls(kind=TaskKind(data["kind"]), target=data["target"], metric=data["metric"],
                    classes=tuple(data["classes"]), positive_label=data["positive_label"], beta=data["beta"],
-                   reason=data.get("reason", ""))
+                   reason=data.get("reason", ""), threshold=float(data.get("threshold", 0.5)),
+                   costs=tuple(sorted((str(k), float(v)) for k, v in (data.get("costs") or {}).items())))
 
 
 def _align(y: pd.Series, classes: tuple[Any, ...]) -> pd.Series:
@@ -86,7 +92,9 @@ def _align(y: pd.Series, classes: tuple[Any, ...]) -> pd.Series:
     if classes and all(isinstance(c, bool) for c in classes):
         return y.map(lambda v: v if isinstance(v, bool) else str(v).strip().lower() in {"true", "1"})
     if classes and all(isinstance(c, int) and not isinstance(c, bool) for c in classes):
-        return pd.to_numeric(y, errors="coerce").round().astype("Int64").astype(object)
+        numbers = pd.to_numeric(y, errors="coerce")
+        numbers = numbers.where(numbers.abs() < 2**53)  # inf and huge values are no class (and no int64)
+        return numbers.round().astype("Int64").astype(object)
     if classes and all(isinstance(c, float) for c in classes):
         return pd.to_numeric(y, errors="coerce")
     return y.astype(str)
@@ -112,7 +120,7 @@ def _positive(classes: tuple[Any, ...], counts: pd.Series, requested: str | None
 
 
 def infer_task(y: pd.Series, *, kind: str = "auto", metric: str | None = None, positive_label: str | None = None,
-               beta: float = 1.0) -> Task:
+               beta: float = 1.0, costs: Mapping[Any, float] | None = None) -> Task:
     """Decide binary / multiclass / regression by a stated rule (``reason`` says which applied).
 
     Rule: a non-numeric target is classification (2 classes: binary). A numeric target whose values are all
@@ -123,7 +131,8 @@ def infer_task(y: pd.Series, *, kind: str = "auto", metric: str | None = None, p
     target = str(y.name)
     n_unique = int(y.nunique())
     numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
-    integer_valued = numeric and bool(np.all(np.mod(y.to_numpy(dtype=float), 1) == 0))
+    as_float = y.to_numpy(dtype=float) if numeric else np.empty(0)
+    integer_valued = numeric and bool(np.all(np.mod(as_float, 1) == 0)) and bool(np.all(np.abs(as_float) < 2**53))
     if kind != "auto":
         chosen = TaskKind(kind)
         reason = f"set by user (--task {kind})"
@@ -158,5 +167,8 @@ def infer_task(y: pd.Series, *, kind: str = "auto", metric: str | None = None, p
         if chosen is TaskKind.BINARY:
             positive = _positive(classes, y.value_counts(), positive_label)
             positive = positive.item() if isinstance(positive, np.generic) else positive
+    if costs and metric is None and chosen is TaskKind.BINARY:
+        metric = "cost"  # a cost matrix means: choose by expected cost
     return Task(kind=chosen, target=target, metric=metric or DEFAULT_METRIC[chosen], classes=classes,
-                positive_label=positive, beta=beta, reason=reason)
+                positive_label=positive, beta=beta, reason=reason,
+                costs=tuple(sorted((str(k), float(v)) for k, v in (costs or {}).items())))

@@ -41,13 +41,25 @@ def check_columns(frame: pd.DataFrame, names: dict[str, str | None]) -> list[Pro
     ]
 
 
+_HUGE_TARGET = 1e150  # a difference of two values this size, squared, overflows float64 (RMSE = inf)
+
+
 def _infinite(y: pd.Series, target: str) -> Problem | None:
     """Infinite target values (``inf`` in the file): no metric or model can use them."""
     if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
         return None
-    bad = np.isinf(y.to_numpy(dtype="float64", na_value=np.nan))
+    values = y.to_numpy(dtype="float64", na_value=np.nan)
+    bad = np.isinf(values)
     if not bad.any():
-        return None
+        with np.errstate(invalid="ignore"):
+            huge = np.abs(values) > _HUGE_TARGET
+        if not huge.any():
+            return None
+        rows = y.index[huge]
+        return Problem("target.too_large", f"{len(rows)} value(s) are so large (above {_HUGE_TARGET:.0e} in size) that "
+                       f"squared errors overflow to infinity, the first at row {rows[0]}", column=target,
+                       examples=tuple(f"row {r}: {y.at[r]}" for r in rows[:3]),
+                       fix="rescale the target (another unit, or its logarithm), or leave those values empty")
     rows = y.index[bad]
     return Problem("target.not_finite", f"{len(rows)} value(s) are infinite, the first at row {rows[0]}", column=target,
                    examples=tuple(f"row {r}: {y.at[r]}" for r in rows[:3]),

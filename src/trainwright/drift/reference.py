@@ -18,6 +18,7 @@ import pandas as pd
 
 from trainwright.data.schema import Role, Schema
 from trainwright.data.task import Task, TaskKind
+from trainwright.data.times import parse_times
 
 __all__ = ["OTHER_CATEGORY", "PREDICTION", "SAMPLE_SIZE", "ColumnProfile", "ReferenceProfile", "build_profile",
            "column_values", "numeric_values", "prediction_values", "profile_column"]
@@ -90,7 +91,7 @@ def numeric_values(s: pd.Series, role: Role | str) -> np.ndarray:
     """A feature column as float64 (NaN for missing): dates as days since 1970, text as its word count."""
     role = Role(role)
     if role is Role.DATETIME:
-        d = pd.to_datetime(s, errors="coerce", format="mixed") if not pd.api.types.is_datetime64_any_dtype(s) else s
+        d = parse_times(s)
         if getattr(d.dt, "tz", None) is not None:
             d = d.dt.tz_convert(None)
         days = (d - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
@@ -151,7 +152,7 @@ def prediction_values(pred: np.ndarray, task: Task) -> tuple[Role, np.ndarray | 
         return Role.NUMERIC, pred.astype(float).ravel()
     if task.kind is TaskKind.BINARY:
         return Role.NUMERIC, pred[:, task.classes.index(task.positive_label)].astype(float)
-    labels = np.asarray(task.classes, dtype=object)[np.argmax(pred, axis=1)]
+    labels = np.asarray(task.classes, dtype=object)[task.decide(pred)]
     return Role.CATEGORICAL, pd.Series([str(v) for v in labels], dtype=object)
 
 

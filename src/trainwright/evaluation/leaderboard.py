@@ -59,6 +59,7 @@ class Trial:
     message: str = ""
     trial_id: str = ""
     members: tuple[tuple[str, float], ...] = ()  # an ensemble's member trial ids and weights
+    threshold: float | None = None  # binary: the decision threshold tuned for the metric (None: 0.5, not tuned)
 
     def __post_init__(self) -> None:
         if not self.trial_id:
@@ -131,9 +132,13 @@ class Leaderboard:
         rest = sorted((t for t in ok if t.rung != 0), key=lambda t: -sign * t.score(self.metric))
         return base + rest + [t for t in self.trials if t not in base and t not in rest]
 
-    def choose(self) -> Choice:
-        """The simplest trial whose score is within one standard error of the best (CV folds, seeds or a
-        bootstrap of the validation part, whichever is available, in that order)."""
+    def choose(self, rule: str = "simplest") -> Choice:
+        """``simplest``: the simplest trial whose score is within one standard error of the best; ``best``: the
+        trial with the best expected score (ensembles included). Scores come from CV folds, seeds or a bootstrap of
+        the validation part, whichever is available, in that order; only trials scored the same way compete (a CV
+        mean is never compared with a hold-out score)."""
+        if rule not in {"simplest", "best"}:
+            raise ValueError(f"unknown choice rule {rule!r}: simplest or best")
         ok = [t for t in self.ok() if not math.isnan(t.score(self.metric))]
         if not ok:
             raise ValueError("no trial finished")
@@ -150,10 +155,17 @@ class Leaderboard:
             basis = "single"
         order = {t.trial_id: i for i, t in enumerate(self.trials)}
         eligible = [t for t in pool if sign * estimates[t.trial_id][0] >= sign * best_mean - se - 1e-12]
-        chosen = min(eligible, key=lambda t: (t.rung, order[t.trial_id]))
+        chosen = best if rule == "best" else min(eligible, key=lambda t: (t.rung, order[t.trial_id]))
         chosen_mean = estimates[chosen.trial_id][0]
         what = {"cv": "cross-validated", "seeds": "mean over seeds", "bootstrap": "validation", "single": "validation"}[basis]
-        if chosen.trial_id == best.trial_id:
+        simplest = min(eligible, key=lambda t: (t.rung, order[t.trial_id]))
+        if rule == "best":
+            reason = f"{chosen.trial_id} has the best {what} {self.metric} ({chosen_mean:.4f}; chosen by --choose best)"
+            if simplest.trial_id != best.trial_id:
+                gap = abs(chosen_mean - estimates[simplest.trial_id][0])
+                reason += (f"; the simplest within one standard error ({se:.4f}) is {simplest.trial_id} "
+                           f"({estimates[simplest.trial_id][0]:.4f}), {gap:.4f} behind")
+        elif chosen.trial_id == best.trial_id:
             reason = f"{chosen.trial_id} has the best {what} {self.metric} ({chosen_mean:.4f})"
             simpler = [t for t in pool if t.rung < chosen.rung]
             if simpler:
@@ -162,8 +174,8 @@ class Leaderboard:
                            f"than one standard error ({se:.4f}) behind")
         else:
             reason = (f"{chosen.trial_id} ({what} {self.metric} {chosen_mean:.4f}) is within one standard error "
-                      f"({se:.4f}) of the best, {best.trial_id} ({best_mean:.4f}), and simpler (rung {chosen.rung} vs "
-                      f"{best.rung}): the extra complexity does not pay")
+                      f"({se:.4f}) of the best, {best.trial_id} ({best_mean:.4f}, {abs(best_mean - chosen_mean):.4f} "
+                      f"ahead), and simpler (rung {chosen.rung} vs {best.rung}): the extra complexity does not pay")
         return Choice(chosen.trial_id, best.trial_id, basis, chosen_mean, best_mean, se, reason)
 
     def to_frame(self) -> pd.DataFrame:
@@ -181,6 +193,7 @@ class Leaderboard:
                 "seed_mean": float(seeds.mean()) if len(seeds) else float("nan"),
                 "seed_std": float(seeds.std(ddof=1)) if len(seeds) > 1 else float("nan"),
                 "fit_s": round(t.fit_seconds, 3), "predict_ms_per_1k": round(t.predict_ms_per_1k, 3),
-                "size_kb": round(t.size_bytes / 1024, 1), "note": t.message,
+                "size_kb": round(t.size_bytes / 1024, 1),
+                "threshold": t.threshold if t.threshold is not None else float("nan"), "note": t.message,
             })
         return pd.DataFrame(rows)

@@ -15,7 +15,8 @@ from sklearn import metrics as skm
 from trainwright.data import Task, TaskKind
 from trainwright.exceptions import ConfigError, Problem
 
-__all__ = ["METRICS", "Metric", "bootstrap_se", "check_metric", "get_metric", "score_all", "score_one"]
+__all__ = ["DEFAULT_COSTS", "METRICS", "Metric", "bootstrap_se", "check_metric", "cost_matrix", "get_metric", "score_all",
+           "score_one"]
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,23 @@ def _fbeta(y: np.ndarray, p: np.ndarray, task: Task) -> float:
     return _bin_only(skm.fbeta_score, beta=task.beta)(y, p, task)
 
 
+DEFAULT_COSTS = {"tp": 0.0, "fp": 1.0, "fn": 1.0, "tn": 0.0}  # without a cost matrix, cost is the error rate
+
+
+def cost_matrix(task: Task) -> dict[str, float]:
+    """The task's costs per decision (tp, fp, fn, tn); unset entries cost 0, no matrix at all: the error rate."""
+    return {k: dict(task.costs).get(k, 0.0) for k in DEFAULT_COSTS} if task.costs else dict(DEFAULT_COSTS)
+
+
+def _cost(y: np.ndarray, p: np.ndarray, task: Task) -> float:
+    """Mean cost per row of the task's decisions, from sklearn's confusion matrix."""
+    pos = _pos(task)
+    tn, fp, fn, tp = skm.confusion_matrix((y == pos).astype(int), (_labels(p, task) == pos).astype(int),
+                                          labels=[0, 1]).ravel()
+    c = cost_matrix(task)
+    return float((c["tp"] * tp + c["fp"] * fp + c["fn"] * fn + c["tn"] * tn) / max(len(y), 1))
+
+
 METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("roc_auc", True, _CLS, _roc_auc),
     Metric("average_precision", True, frozenset({_BIN}),
@@ -78,6 +96,7 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("precision", True, _CLS, _bin_only(skm.precision_score)),
     Metric("recall", True, _CLS, _bin_only(skm.recall_score)),
     Metric("mcc", True, _CLS, lambda y, p, t: float(skm.matthews_corrcoef(y, _labels(p, t)))),
+    Metric("cost", False, frozenset({_BIN}), _cost),
     Metric("rmse", False, frozenset({_REG}), lambda y, p, t: float(skm.root_mean_squared_error(y, p))),
     Metric("mae", False, frozenset({_REG}), lambda y, p, t: float(skm.mean_absolute_error(y, p))),
     Metric("median_ae", False, frozenset({_REG}), lambda y, p, t: float(skm.median_absolute_error(y, p))),

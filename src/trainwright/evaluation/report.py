@@ -18,11 +18,15 @@ from trainwright.evaluation.diagnosis import Diagnosis
 from trainwright.evaluation.importance import Importance
 from trainwright.evaluation.leaderboard import Choice, Leaderboard
 from trainwright.evaluation.report_parts import (
+    bootstrap_interval,
     classification_curves,
     eda_figures,
     findings_rows,
     fmt,
+    interval_text,
     regression_points,
+    residuals_by_feature,
+    split_achieved_lines,
 )
 from trainwright.fileio import jsonable
 from trainwright.hygiene import AuditReport, DataProfile
@@ -87,6 +91,7 @@ class ReportData:
     audit: AuditReport | None = None
     importance: tuple[Importance, ...] = ()
     source: str = ""
+    X_test: Any = None  # the test part's features (pandas), for residuals against features
 
 
 def _findings_section(audit: AuditReport | None, key: str, title: str) -> Section:
@@ -146,21 +151,27 @@ def _evaluation_section(task: Task, data: ReportData | None) -> Section:
     if data is None:
         return Section("evaluation", "Evaluation of the chosen model", ("No test predictions were kept.",))
     figs: list[Figure] = []
+    text = [f"On the {len(data.y_test)} test rows, predicted once by the model refitted on train + validation."]
     if task.is_classification:
         curves = classification_curves(data.y_test, data.test_pred, task)
         figs.append(Figure("confusion", "Confusion matrix (test part)", {"labels": curves["labels"], "matrix": curves["confusion"]}))
+        note = curves["note"]
         if curves["curves"]:
-            figs.append(Figure("roc", "ROC curve (test part)", {"curves": {k: v["roc"] for k, v in curves["curves"].items()}}))
-            figs.append(Figure("pr", "Precision-recall curve (test part)", {"curves": {k: v["pr"] for k, v in curves["curves"].items()}}))
+            figs.append(Figure("roc", "ROC curve (test part)", {"curves": {k: v["roc"] for k, v in curves["curves"].items()}}, note))
+            figs.append(Figure("pr", "Precision-recall curve (test part)", {"curves": {k: v["pr"] for k, v in curves["curves"].items()}}, note))
             figs.append(Figure("calibration", "Calibration (test part)",
-                               {"curves": {k: v["calibration"] for k, v in curves["curves"].items()}}))
+                               {"curves": {k: v["calibration"] for k, v in curves["curves"].items()}}, note))
+        else:
+            text.append(f"No ROC, precision-recall or calibration curve: {note or 'no class has both outcomes in the test part'}.")
     else:
         points = regression_points(data.y_test, data.test_pred)
         figs.append(Figure("predicted_vs_actual", "Predicted vs actual (test part)", points))
         figs.append(Figure("residuals", "Residuals (test part)", points))
-    return Section("evaluation", "Evaluation of the chosen model",
-                   (f"On the {len(data.y_test)} test rows, predicted once by the model refitted on train + validation.",),
-                   (), tuple(figs))
+        by_feature = residuals_by_feature(data.y_test, data.test_pred, data.X_test, data.importance)
+        if by_feature is not None:
+            figs.append(Figure("residuals_by_feature", "Residuals against the most important features (test part)",
+                               by_feature))
+    return Section("evaluation", "Evaluation of the chosen model", tuple(text), (), tuple(figs))
 
 
 def _importance_section(data: ReportData | None) -> Section:
@@ -188,8 +199,8 @@ def _split_section(split: Split, audit: AuditReport | None) -> Section:
     total = sum(sizes.values())
     rows = tuple((k, str(v), f"{v / total:.0%}") for k, v in sizes.items())
     cont = tuple((k, str(v)) for k, v in split.contamination.items())
-    text = [f"Strategy: {split.strategy} (random_state {split.random_state}, fingerprint {split.fingerprint}).",
-            f"{split.n_rows_with_twins} rows have an identical twin; twins are kept in one part."]
+    text = [f"Asked: {split.strategy} (random_state {split.random_state}, fingerprint {split.fingerprint}).",
+            *split_achieved_lines(split)]
     if audit is not None:
         twins = [f.title for f in audit.findings if f.code.startswith("split.")]
         text.append("Twin check: " + ("; ".join(twins) if twins else "no test row has an identical or near-identical "
@@ -212,18 +223,22 @@ def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: S
         + "."))
     choice_section = Section("choice", "The chosen model and why", (choice.reason,), (
         Table(("parameter", "value"), tuple((str(k), str(v)) for k, v in sorted(chosen.params.items()))[:30],
-              f"{chosen.trial_id} ({chosen.name}, {chosen.family}, rung {chosen.rung})"),))
+              f"{chosen.trial_id} ({chosen.name}, {chosen.family}, rung {chosen.rung})"),
+        *((Table(("member", "weight"), tuple((m, f"{w:.3f}") for m, w in chosen.members),
+                 "ensemble members (greedy selection over out-of-fold predictions)"),) if chosen.members else ())))
     test_rows = tuple((k, fmt(v)) for k, v in test_scores.items())
+    interval = bootstrap_interval(data.y_test, data.test_pred, task) if data is not None else None
     test = Section("test", "The test-set result", (
-        f"{m} = {fmt(test_scores.get(m))} on {split.sizes['test']} rows, touched once, after the choice.",),
+        f"{m} = {fmt(test_scores.get(m))} on {split.sizes['test']} rows, touched once, after the choice"
+        + (f"; {interval_text(interval)}." if interval else "."),),
         (Table(("metric", "test"), test_rows),))
     sections = (problem, _findings_section(data.audit if data else None, "data", "Data checks"),
                 _split_section(split, data.audit if data else None), _leaderboard_section(leaderboard, choice),
                 choice_section, _evaluation_section(task, data), _importance_section(data), _diagnosis_section(diagnosis),
                 test)
     payload = {"run_id": run_id, "task": task.to_dict(), "split": {"sizes": split.sizes, "strategy": split.strategy,
-               "contamination": split.contamination}, "choice": choice.reason, "chosen": choice.chosen,
-               "test_scores": jsonable(test_scores),
+               "contamination": split.contamination, "achieved": jsonable(split.achieved)}, "choice": choice.reason, "chosen": choice.chosen,
+               "test_scores": jsonable(test_scores), "test_interval": jsonable(interval),
                "diagnosis": diagnosis.to_dict() if diagnosis else None, "audit": data.audit.to_dict() if data and data.audit else None,
                "timings": dict(timings or {})}
     return Report("run", f"Run {run_id}", f"{task.kind.value} · {task.target} · {m} = {fmt(test_scores.get(m))} (test)",

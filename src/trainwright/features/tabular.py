@@ -14,6 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
 from trainwright.data import Role, Schema
+from trainwright.features.image import ImagePixels
 from trainwright.features.transformers import AsFloat32, DatetimeFeatures, SkewedLog1p, TextSVD
 
 __all__ = ["HIGH_CARDINALITY", "FeatureNeeds", "build_preprocessor"]
@@ -31,6 +32,7 @@ class FeatureNeeds:
     handles_missing: bool = False  # NaN may reach the model
     sparse: bool = False  # a sparse matrix may reach the model (TF-IDF kept sparse)
     float32: bool = False  # the model computes in float32 without copying (scaled blocks only: values near 1)
+    image_size: int = 16  # image-path columns become image_size x image_size pixels (features/image.py)
     uses_features: bool = True  # False for baselines that ignore X: no preprocessing at all, no matrix
 
 
@@ -91,5 +93,7 @@ def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFram
             if needs.scale:
                 text = make_pipeline(text, *_scaled(needs))
         transformers.append((f"text_{col}", text, col))
+    for col in schema.names(Role.IMAGE):
+        transformers.append((f"image_{col}", ImagePixels(size=needs.image_size), col))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.3 if needs.sparse else 0.0,
                              verbose_feature_names_out=True)

@@ -116,3 +116,55 @@ class TextSVD(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.asarray([f"svd{i}" for i in range(self.svd_.n_components)], dtype=object)
+
+
+# --- ONNX converters (skl2onnx), registered by bundle/export.py before converting; imported lazily -------------------
+
+def _same_shape(operator: object) -> None:
+    """Output shape and element type of a one-to-one transformer: those of its input."""
+    op = operator  # skl2onnx Operator
+    n = op.inputs[0].get_first_dimension()  # type: ignore[attr-defined]
+    op.outputs[0].type = op.inputs[0].type.__class__([n, op.raw_operator.n_features_in_])  # type: ignore[attr-defined]
+
+
+def _skewed_log1p_onnx(scope: object, operator: object, container: object) -> None:
+    """log(1 + max(x, 0)) on the columns ``log_columns_`` (a constant mask), the others unchanged."""
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxLog, OnnxMax, OnnxWhere
+    from skl2onnx.common.data_types import guess_numpy_type
+
+    op, opv = operator.raw_operator, container.target_opset  # type: ignore[attr-defined]
+    X = operator.inputs[0]  # type: ignore[attr-defined]
+    dtype = guess_numpy_type(X.type)
+    mask = np.zeros((1, op.n_features_in_), dtype=bool)
+    mask[0, op.log_columns_] = True
+    logged = OnnxLog(OnnxAdd(OnnxMax(X, np.array([0], dtype=dtype), op_version=opv), np.array([1], dtype=dtype),
+                             op_version=opv), op_version=opv)
+    out = OnnxWhere(mask, logged, X, op_version=opv, output_names=operator.outputs[:1])  # type: ignore[attr-defined]
+    out.add_to(scope, container)
+
+
+def _as_float32_onnx(scope: object, operator: object, container: object) -> None:
+    from onnx import TensorProto
+    from skl2onnx.algebra.onnx_ops import OnnxCast
+
+    opv = container.target_opset  # type: ignore[attr-defined]
+    out = OnnxCast(operator.inputs[0], to=TensorProto.FLOAT, op_version=opv,  # type: ignore[attr-defined]
+                   output_names=operator.outputs[:1])  # type: ignore[attr-defined]
+    out.add_to(scope, container)
+
+
+def _as_float32_shape(operator: object) -> None:
+    from skl2onnx.common.data_types import FloatTensorType
+
+    op = operator
+    n = op.inputs[0].get_first_dimension()  # type: ignore[attr-defined]
+    op.outputs[0].type = FloatTensorType([n, op.raw_operator.n_features_in_])  # type: ignore[attr-defined]
+
+
+def register_onnx_converters() -> None:
+    """Teach skl2onnx this module's transformers (SkewedLog1p, AsFloat32). DatetimeFeatures and TextSVD have none:
+    the export refuses date and text columns up front."""
+    from skl2onnx import update_registered_converter
+
+    update_registered_converter(SkewedLog1p, "TrainwrightSkewedLog1p", _same_shape, _skewed_log1p_onnx)
+    update_registered_converter(AsFloat32, "TrainwrightAsFloat32", _as_float32_shape, _as_float32_onnx)

@@ -80,7 +80,8 @@ def _task_or_findings(frame: pd.DataFrame, target: str, task: Task | None, sourc
     if absent:
         raise DataError(f"cannot audit {source}", absent)
     findings = [Finding(p.code, "blocking", p.message, columns=(target,), fix=p.fix or "") for p in checked.problems
-                if p.code in {"target.all_missing", "target.one_class", "target.not_finite"}]
+                if p.code in {"target.all_missing", "target.one_class", "target.not_finite",
+                              "target.too_large"}]
     if findings or task is not None:
         return task, findings
     try:
@@ -132,9 +133,11 @@ def audit_frame(frame: pd.DataFrame, target: str, *, task: Task | None = None, s
 def _content_checks(frame: pd.DataFrame, task: Task, schema: Schema, ran: list[str], random_state: int) -> list[Finding]:
     target = task.target
     columns = [c.name for c in schema.columns]
-    findings = checks.duplicates(frame, target, columns)
+    findings = checks.duplicates(frame, target, columns, random_state=random_state)
     findings += checks.column_findings(frame, schema)
-    ran += ["exact and conflicting duplicates", "constant, identifier-like, missing, high-cardinality columns"]
+    findings += checks.infinite_values(frame, columns)
+    ran += ["identical rows (against chance) and conflicting duplicates",
+            "constant, identifier-like, missing, infinite, high-cardinality columns"]
     sample = _sample(frame, SAMPLE_ROWS, random_state)
     y = task.encode(sample[target]) if task.is_classification else pd.to_numeric(sample[target], errors="coerce").to_numpy(dtype=float)
     ids = checks.identifier_like(frame, schema)

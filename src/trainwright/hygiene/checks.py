@@ -13,11 +13,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trainwright.data.collisions import identical_rows
 from trainwright.data.schema import Role, Schema, identifier_name
+from trainwright.data.times import parse_times
 
 __all__ = [
     "COLLINEAR_R", "HIGH_CARDINALITY", "MAX_EXAMPLES", "MOSTLY_MISSING", "NEAR_CONSTANT", "Finding", "class_imbalance",
-    "collinear_pairs", "column_findings", "duplicates", "identifier_like", "outliers", "target_drift",
+    "collinear_pairs", "column_findings", "duplicates", "identifier_like", "infinite_mask", "infinite_values",
+    "outliers", "target_drift",
 ]
 
 NEAR_CONSTANT = 0.99  # share of the most frequent value
@@ -56,22 +59,43 @@ def _rows(index: Sequence[Any], limit: int = 200) -> tuple[int, ...]:
     return tuple(int(i) for i in list(index)[:limit])
 
 
-def duplicates(frame: pd.DataFrame, target: str, features: list[str]) -> list[Finding]:
-    """Exact duplicate rows (features and target) and conflicting duplicates (same features, other target)."""
+def duplicates(frame: pd.DataFrame, target: str, features: list[str], random_state: int = 0) -> list[Finding]:
+    """Identical rows (features and target) told apart from chance collisions, and conflicting duplicates (same
+    features, other target).
+
+    Identical rows are compared with what independent records would produce given the columns' values (a permutation
+    baseline, ``data.collisions.identical_rows``): only the excess is called a duplicate and offered to ``--fix``."""
     out: list[Finding] = []
     feats = pd.util.hash_pandas_object(frame[features], index=False).to_numpy()
     labels = pd.factorize(frame[target], use_na_sentinel=False)[0]
     full = pd.Series(feats ^ (labels.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)), index=frame.index)
     dup = pd.DataFrame({"h": feats, "y": labels}).duplicated(keep="first").set_axis(frame.index)
-    if dup.any():
+    ident = identical_rows(frame[[*features, target]], random_state=random_state) if dup.any() else None
+    if ident is not None:
         first = full[~dup]
         where = pd.Series(first.index, index=first.to_numpy())
-        pairs = [f"row {i} = row {where[h]}" for i, h in full[dup].head(MAX_EXAMPLES).items()]
-        out.append(Finding("duplicates.exact", "warning", f"{int(dup.sum())} exact duplicate rows",
-                           "rows identical in every column, target included; they over-weight some cases and can "
-                           "sit on both sides of a split", rows=_rows(frame.index[dup.to_numpy()]),
-                           n_rows=int(dup.sum()), examples=tuple(pairs), fix="drop the extra copies (audit --fix)",
-                           rule="all columns equal"))
+        real = pd.Series(ident.drop_mask(), index=frame.index)
+        chance = dup & ~real
+        summary = ident.summary()
+        if real.any():
+            pairs = [f"row {i} = row {where[h]}" for i, h in full[real].head(MAX_EXAMPLES).items()]
+            out.append(Finding("duplicates.exact", "warning", f"{int(real.sum())} exact duplicate rows",
+                               f"rows identical in every column, target included, beyond what chance gives "
+                               f"({ident.n_identical} rows identical to another, about {ident.n_expected:.0f} expected "
+                               "among independent records); they over-weight some cases and are kept in one part "
+                               "of the split", rows=_rows(frame.index[real.to_numpy()]), n_rows=int(real.sum()),
+                               examples=tuple(pairs), fix="drop the extra copies (audit --fix)",
+                               rule=summary["rule"], extra=summary))
+        if chance.any():
+            pairs = [f"row {i} = row {where[h]}" for i, h in full[chance].head(MAX_EXAMPLES).items()]
+            out.append(Finding("duplicates.expected", "info", f"{int(chance.sum())} identical rows, as expected by chance",
+                               f"{ident.n_identical} rows are identical to another, and independent records with these "
+                               f"columns' values would give about {ident.n_expected:.0f}: the columns carry too little "
+                               "information to tell records apart, so these are most likely different records. They "
+                               "are kept, and split like any other row", rows=_rows(frame.index[chance.to_numpy()]),
+                               n_rows=int(chance.sum()), examples=tuple(pairs),
+                               fix="nothing to do; add a column that tells records apart if there is one",
+                               rule=summary["rule"], extra=summary))
     key = pd.DataFrame({"h": feats, "y": labels}, index=frame.index)
     n_labels = key.groupby("h")["y"].nunique()
     bad = n_labels[n_labels > 1].index
@@ -81,12 +105,55 @@ def duplicates(frame: pd.DataFrame, target: str, features: list[str]) -> list[Fi
         for h in bad[:MAX_EXAMPLES]:
             members = key[key["h"] == h]
             examples.append(", ".join(f"row {i}: {frame.at[i, target]}" for i in members.index[:3]))
+        by_chance = identical_rows(frame[features], random_state=random_state)
+        if not by_chance.duplicate[key["h"].isin(bad).to_numpy()].any():
+            out.append(Finding("duplicates.conflicting", "info",
+                               f"{len(bad)} groups of rows with the same features but different targets",
+                               f"{len(rows)} rows; rows with identical features are expected by chance here "
+                               f"({by_chance.n_identical} observed, about {by_chance.n_expected:.0f} among independent "
+                               "records), so these are different records the features cannot tell apart: noise no "
+                               "model can remove, not wrong labels", columns=(target,), rows=_rows(rows),
+                               n_rows=len(rows), examples=tuple(examples), fix="nothing to do; more informative "
+                               "columns would help", rule="features equal, target differs; identical features "
+                               "within chance", extra=by_chance.summary()))
+            return out
         out.append(Finding("duplicates.conflicting", "warning",
                            f"{len(bad)} groups of rows with the same features but different targets",
                            f"{len(rows)} rows; a model cannot get them all right, and one label is probably wrong",
                            columns=(target,), rows=_rows(rows), n_rows=len(rows), examples=tuple(examples),
                            fix="check which label is right and keep one row per group", rule="features equal, target differs"))
     return out
+
+
+def infinite_mask(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """True where a numeric column (or text that reads as a number) holds +inf or -inf."""
+    out = {}
+    for c in columns:
+        s = frame[c]
+        if pd.api.types.is_bool_dtype(s) or not (pd.api.types.is_numeric_dtype(s) or s.dtype == object
+                                                 or pd.api.types.is_string_dtype(s)):
+            continue
+        values = s if pd.api.types.is_numeric_dtype(s) else pd.to_numeric(s, errors="coerce")
+        mask = np.isinf(values.to_numpy(dtype="float64", na_value=np.nan))
+        if mask.any():
+            out[c] = mask
+    return pd.DataFrame(out, index=frame.index)
+
+
+def infinite_values(frame: pd.DataFrame, columns: Sequence[str]) -> list[Finding]:
+    """Infinite values in features, reported like missing ones: which columns, how many rows, which rows."""
+    mask = infinite_mask(frame, columns)
+    if mask.empty:
+        return []
+    rows = frame.index[mask.any(axis=1).to_numpy()]
+    counts = mask.sum()
+    examples = tuple(f"{c}: {int(n)} ({n / len(frame):.1%}), e.g. row {frame.index[mask[c].to_numpy()][0]} = "
+                     f"{frame.loc[mask[c].to_numpy(), c].iloc[0]}" for c, n in counts.items())
+    return [Finding("column.infinite", "warning", f"infinite values in {len(counts)} feature column(s)",
+                    f"{len(rows)} rows hold +inf or -inf; no model can use them and the imputer refuses them",
+                    columns=tuple(str(c) for c in counts.index), rows=_rows(rows), n_rows=len(rows), examples=examples,
+                    fix="audit --fix turns them into missing values (imputed, with a missing indicator)",
+                    rule="value is +inf or -inf", extra={"per_column": {str(k): int(v) for k, v in counts.items()}})]
 
 
 def identifier_like(frame: pd.DataFrame, schema: Schema) -> list[str]:
@@ -210,7 +277,7 @@ def target_drift(times: pd.Series, y_raw: pd.Series, classification: bool) -> li
     """Does the target change over time? Equal-count periods, tested (chi-square / Kruskal-Wallis) and sized."""
     from scipy import stats
 
-    t = pd.to_datetime(times, errors="coerce", format="mixed")
+    t = parse_times(times)
     ok = t.notna() & y_raw.notna()
     t, y = t[ok], y_raw[ok]
     n_periods = int(min(5, len(t) // 30))

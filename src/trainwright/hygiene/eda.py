@@ -107,10 +107,11 @@ def _summarise_column(name: str, s: pd.Series, role: Role, y: pd.Series, task: T
         values = num.dropna().to_numpy(dtype=float)
         stats = {"mean": _f(values.mean()), "std": _f(values.std()), "min": _f(values.min()),
                  "median": _f(np.median(values)), "max": _f(values.max())}
-        if not draw:
+        drawable = values[np.abs(values) <= 1e38]  # inf and huge values have no bin (the data checks name them)
+        if not draw or not len(drawable):
             return ColumnSummary(**base, stats=stats)
-        edges = np.histogram_bin_edges(values, bins=N_BINS if values.min() < values.max() else 1)
-        counts = np.histogram(values, bins=edges)[0]
+        edges = np.histogram_bin_edges(drawable, bins=N_BINS if drawable.min() < drawable.max() else 1)
+        counts = np.histogram(drawable, bins=edges)[0]
         return ColumnSummary(**base, stats=stats, edges=tuple(edges.round(8).tolist()), counts=tuple(counts.tolist()),
                              relation=_numeric_relation(num, y, task, edges))
     if not draw or role not in (Role.CATEGORICAL, Role.NUMERIC):

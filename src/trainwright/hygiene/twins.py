@@ -17,7 +17,7 @@ from trainwright.data.task import infer_task
 from trainwright.hygiene.audit import AuditReport, with_split_findings
 from trainwright.hygiene.checks import Finding
 
-__all__ = ["audit_split", "split_twins"]
+__all__ = ["audit_split", "balance_findings", "split_twins"]
 
 NEAR_TWIN_DECIMALS = 2  # numbers rounded to 0.01 standard deviations decide "near-identical"
 HASH_CHUNK_ROWS = 100_000
@@ -47,15 +47,41 @@ def audit_split(X: pd.DataFrame, split: Split) -> list[Finding]:
         exact[near] = np.isin(row_hashes(test.loc[near]), row_hashes(candidates))
     near &= ~exact
     out = []
+    chance = split.identical.get("verdict") == "expected by chance"
     for mask, code, what in ((exact, "split.test_twins", "identical"), (near, "split.test_near_twins", "near-identical")):
         n = int(mask.sum())
-        if n:
-            severity = "warning" if code == "split.test_twins" or n / len(test) >= 0.01 else "info"
-            out.append(Finding(code, severity, f"{n} test rows have an {what} twin in training",
-                               f"{n / len(test):.1%} of the test part; its score overstates performance on new rows",
-                               rows=tuple(int(r) for r in test.index[mask][:200]), n_rows=n,
-                               fix="remove the twins, or split by a group column (--group-column)",
-                               rule=f"feature hash equal{' after rounding numbers to 0.01 sd' if what != 'identical' else ''}"))
+        if not n:
+            continue
+        rule = f"feature hash equal{' after rounding numbers to 0.01 sd' if what != 'identical' else ''}"
+        if chance:  # few, low-information columns: new records will share rows with training ones just as often
+            ident = split.identical
+            out.append(Finding(code, "info", f"{n} test rows have an {what} twin in training, as expected by chance",
+                               f"{n / len(test):.1%} of the test part; {ident.get('identical_rows')} rows of the file "
+                               f"are identical to another and independent records would give about "
+                               f"{ident.get('expected_by_chance')}: new records will match training rows as often, so "
+                               "the test score is not inflated by them", rows=tuple(int(r) for r in test.index[mask][:200]),
+                               n_rows=n, fix="nothing to do", rule=f"{rule}; identical rows within chance",
+                               extra={"identical_rows": ident}))
+            continue
+        severity = "warning" if code == "split.test_twins" or n / len(test) >= 0.01 else "info"
+        out.append(Finding(code, severity, f"{n} test rows have an {what} twin in training",
+                           f"{n / len(test):.1%} of the test part; its score overstates performance on new rows",
+                           rows=tuple(int(r) for r in test.index[mask][:200]), n_rows=n,
+                           fix="remove the twins, or split by a group column (--group-column)", rule=rule))
+    return out + balance_findings(split)
+
+
+def balance_findings(split: Split) -> list[Finding]:
+    """A warning per part and column that differs from the file beyond noise (see ``data.balance``)."""
+    out = []
+    for t in split.balance.get("differs", []):
+        what = "class shares" if t["what"] == "target" else t["what"]
+        out.append(Finding("split.unrepresentative", "warning",
+                           f"the {t['part']} part's '{t['column']}' {what} differs from the file",
+                           f"{t['gap']:.3f} ({t['measure']}), beyond noise (Holm-corrected p = {t['p_holm']:.2g}); "
+                           f"scores on this part describe a different population", columns=(t["column"],),
+                           fix="check the split (groups, time order), or use another seed",
+                           rule=split.balance.get("rule", ""), extra=t))
     return out
 
 
@@ -75,4 +101,5 @@ def split_twins(frame: pd.DataFrame, report: AuditReport, *, time_column: str | 
     split = make_split(X, y, classification=task.is_classification, random_state=random_state,
                        time=labelled[time_column] if time_column else None)
     return with_split_findings(replace(report, extra={**report.extra, "split": split.sizes,
-                                                       "contamination": split.contamination}), audit_split(X, split))
+                                                       "contamination": split.contamination,
+                                                       "split_achieved": split.achieved}), audit_split(X, split))

@@ -46,6 +46,19 @@ def _pick(description: Mapping[str, Any], classifier: type, regressor: type) -> 
     return kinds[description["kind"]]
 
 
+def _leaves_cap(ctx: BuildContext, upper: int) -> int:
+    """Leaves worth searching: a tree on n rows with min 5 rows per leaf has at most n / 5 leaves."""
+    return max(8, min(upper, ctx.n_rows // 5))
+
+
+def _hgb_space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {"learning_rate": FloatDistribution(0.01, 0.3, log=True),
+            "num_leaves": IntDistribution(4, _leaves_cap(ctx, 128), log=True),
+            "l2_regularization": FloatDistribution(1e-6, 10.0, log=True)}
+
+
 # --- HistGradientBoosting (scikit-learn) ---------------------------------------------------------
 def _hgb(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -59,7 +72,9 @@ def _hgb(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
 HIST_GRADIENT_BOOSTING = ModelSpec(
     name="hist_gradient_boosting", family="gbdt", rung=5, build=_hgb, needs=_NEEDS,
     defaults={"n_estimators": 1000, "learning_rate": 0.1, "num_leaves": 31, "l2_regularization": 0.0},
-    search_space={"learning_rate": ("log", 0.01, 0.3), "num_leaves": ("int", 8, 128), "l2_regularization": ("log", 1e-6, 10.0)},
+    search_space=_hgb_space,
+    portfolio=({"learning_rate": 0.05, "num_leaves": 63, "l2_regularization": 1.0},
+               {"learning_rate": 0.1, "num_leaves": 15, "l2_regularization": 0.1}),
     early_stopping=EarlyStopping(
         fit_kwargs=lambda X_val, y_val, est: {"X_val": X_val, "y_val": y_val},
         best_iteration=lambda est: int(est.n_iter_),
@@ -81,6 +96,16 @@ def _lgbm(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
                min_child_samples=params["min_child_samples"], subsample=params["subsample"], subsample_freq=1,
                colsample_bytree=params["colsample_bytree"], reg_lambda=params["reg_lambda"],
                random_state=ctx.random_state, n_jobs=ctx.n_jobs, verbose=-1)
+
+
+def _lgbm_space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {"learning_rate": FloatDistribution(0.01, 0.2, log=True),
+            "num_leaves": IntDistribution(4, _leaves_cap(ctx, 256), log=True),
+            "min_child_samples": IntDistribution(2, max(3, min(100, ctx.n_rows // 20)), log=True),
+            "subsample": FloatDistribution(0.5, 1.0), "colsample_bytree": FloatDistribution(0.3, 1.0),
+            "reg_lambda": FloatDistribution(1e-4, 10.0, log=True)}
 
 
 def _lgbm_fit_kwargs(X_val: Any, y_val: Any, est: Any) -> dict[str, Any]:
@@ -209,8 +234,14 @@ LIGHTGBM = ModelSpec(
     name="lightgbm", family="gbdt", rung=6, build=_lgbm, needs=FeatureNeeds(one_hot=False, handles_missing=True, sparse=True),
     defaults={"n_estimators": 2000, "learning_rate": 0.05, "num_leaves": 31, "min_child_samples": 20, "subsample": 0.8,
               "colsample_bytree": 0.8, "reg_lambda": 0.0},
-    search_space={"learning_rate": ("log", 0.01, 0.3), "num_leaves": ("int", 8, 256), "min_child_samples": ("int", 5, 100),
-                  "subsample": ("float", 0.5, 1.0), "colsample_bytree": ("float", 0.5, 1.0), "reg_lambda": ("log", 1e-6, 10.0)},
+    search_space=_lgbm_space,
+    # larger trees slowly (AutoGluon's "GBMLarge"), small regularised trees, and a fast wide one
+    portfolio=({"learning_rate": 0.03, "num_leaves": 128, "min_child_samples": 3, "subsample": 1.0,
+                "colsample_bytree": 0.9},
+               {"learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 30, "colsample_bytree": 0.6,
+                "reg_lambda": 1.0},
+               {"learning_rate": 0.1, "num_leaves": 63, "min_child_samples": 10, "subsample": 0.7,
+                "colsample_bytree": 0.5}),
     early_stopping=EarlyStopping(
         fit_kwargs=_lgbm_fit_kwargs,
         best_iteration=lambda est: int(est.best_iteration_) if est.best_iteration_ else None,
@@ -230,6 +261,15 @@ def _xgb(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
                min_child_weight=params["min_child_weight"], tree_method="hist",
                early_stopping_rounds=params.get("early_stopping_rounds", _PATIENCE),
                random_state=ctx.random_state, n_jobs=ctx.n_jobs, verbosity=0)
+
+
+def _xgb_space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    return {"learning_rate": FloatDistribution(0.01, 0.3, log=True), "max_depth": IntDistribution(2, 10),
+            "subsample": FloatDistribution(0.5, 1.0), "colsample_bytree": FloatDistribution(0.3, 1.0),
+            "reg_lambda": FloatDistribution(1e-3, 10.0, log=True),
+            "min_child_weight": FloatDistribution(0.1, 20.0, log=True)}
 
 
 _XGB_FILE = "model.ubj"
@@ -259,8 +299,9 @@ XGBOOST = ModelSpec(
     name="xgboost", family="gbdt", rung=6, build=_xgb, needs=FeatureNeeds(one_hot=False, handles_missing=True),
     defaults={"n_estimators": 2000, "learning_rate": 0.05, "max_depth": 6, "subsample": 0.8, "colsample_bytree": 0.8,
               "reg_lambda": 1.0, "min_child_weight": 1.0},
-    search_space={"learning_rate": ("log", 0.01, 0.3), "max_depth": ("int", 2, 10), "subsample": ("float", 0.5, 1.0),
-                  "colsample_bytree": ("float", 0.5, 1.0), "reg_lambda": ("log", 1e-3, 10.0), "min_child_weight": ("log", 0.1, 20.0)},
+    search_space=_xgb_space,
+    portfolio=({"learning_rate": 0.05, "max_depth": 4, "colsample_bytree": 0.7},
+               {"learning_rate": 0.03, "max_depth": 8, "min_child_weight": 3.0, "colsample_bytree": 0.6}),
     early_stopping=EarlyStopping(
         fit_kwargs=lambda X_val, y_val, est: {"eval_set": [(X_val, y_val)], "verbose": False},
         best_iteration=lambda est: int(est.best_iteration) + 1,
@@ -279,6 +320,14 @@ def _catboost(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
     return cls(iterations=_rounds(params, ctx), learning_rate=params["learning_rate"], depth=params["depth"],
                l2_leaf_reg=params["l2_leaf_reg"], random_seed=ctx.random_state, thread_count=n_jobs, verbose=0,
                allow_writing_files=False, early_stopping_rounds=params.get("early_stopping_rounds", _PATIENCE))
+
+
+def _catboost_space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    deepest = 10 if ctx.n_rows <= 20_000 else 8  # a depth-10 CatBoost tree on large data costs minutes
+    return {"learning_rate": FloatDistribution(0.01, 0.3, log=True), "depth": IntDistribution(3, deepest),
+            "l2_leaf_reg": FloatDistribution(0.1, 30.0, log=True)}
 
 
 _CATBOOST_FILE = "model.cbm"
@@ -303,7 +352,8 @@ CATBOOST_SERIALIZER = Serializer("catboost", handles=instance_of("catboost", "Ca
 CATBOOST = ModelSpec(
     name="catboost", family="gbdt", rung=6, build=_catboost, needs=_NEEDS,
     defaults={"n_estimators": 2000, "learning_rate": 0.08, "depth": 6, "l2_leaf_reg": 3.0},
-    search_space={"learning_rate": ("log", 0.01, 0.3), "depth": ("int", 3, 10), "l2_leaf_reg": ("log", 0.1, 30.0)},
+    search_space=_catboost_space,
+    portfolio=({"learning_rate": 0.05, "depth": 8, "l2_leaf_reg": 5.0}, {"learning_rate": 0.1, "depth": 4, "l2_leaf_reg": 1.0}),
     early_stopping=EarlyStopping(
         fit_kwargs=lambda X_val, y_val, est: {"eval_set": (X_val, y_val)},
         best_iteration=lambda est: int(est.get_best_iteration()) + 1,

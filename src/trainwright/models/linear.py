@@ -23,10 +23,18 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
     return LogisticRegression(C=params["C"], max_iter=params["max_iter"], random_state=ctx.random_state)
 
 
+def _space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution
+
+    if ctx.task is TaskKind.REGRESSION:
+        return {"alpha": FloatDistribution(1e-3, 1e3, log=True)}
+    return {"C": FloatDistribution(1e-3, 1e2, log=True)}
+
+
 LINEAR = ModelSpec(
     name="linear", family="linear", rung=1, build=_build, needs=FeatureNeeds(scale=True, sparse=True, float32=True),
     defaults={"C": 1.0, "alpha": 1.0, "max_iter": 2000},
-    search_space={"C": ("log", 1e-3, 1e2), "alpha": ("log", 1e-3, 1e3)}, relative_cost=1.0,
+    search_space=_space, portfolio=({"C": 0.1, "alpha": 10.0}, {"C": 10.0, "alpha": 0.1}), relative_cost=1.0,
     description="logistic regression (L2) or ridge regression", serializer=SERIALIZER,
 )
 

@@ -27,9 +27,17 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
     return cls(n_neighbors=k, weights=params["weights"], n_jobs=ctx.n_jobs)
 
 
+def _space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import CategoricalDistribution, IntDistribution
+
+    return {"n_neighbors": IntDistribution(1, max(2, min(100, ctx.n_rows // 2)), log=True),
+            "weights": CategoricalDistribution(("uniform", "distance"))}
+
+
 KNN = ModelSpec(
     name="knn", family="neighbors", rung=3, build=_build, needs=FeatureNeeds(scale=True, float32=True),
-    defaults={"n_neighbors": 15, "weights": "distance"}, search_space={"n_neighbors": ("int", 3, 50)},
+    defaults={"n_neighbors": 15, "weights": "distance"}, search_space=_space,
+    portfolio=({"n_neighbors": 5, "weights": "distance"}, {"n_neighbors": 40, "weights": "uniform"}),
     max_rows=50_000, relative_cost=2.0, description="k-nearest neighbours, distance-weighted", serializer=SERIALIZER,
 )
 

@@ -63,14 +63,22 @@ def all_specs() -> tuple[ModelSpec, ...]:
     return tuple(sorted(REGISTRY + _plugins(), key=lambda s: s.rung))
 
 
+def _module_serializers(package: str = _PACKAGE) -> tuple[Serializer, ...]:
+    """Serializers a family module declares without a spec (``SERIALIZERS``: e.g. the ensemble, made of trials)."""
+    path = importlib.import_module(package).__path__
+    names = sorted(m.name for m in pkgutil.iter_modules(path) if not m.name.startswith("_") and not m.ispkg)
+    return tuple(s for name in names for s in getattr(importlib.import_module(f"{package}.{name}"), "SERIALIZERS", ()))
+
+
 def serializers() -> tuple[Serializer, ...]:
-    """Each family's serializer once, in ladder order. Two different serializers under one name are refused: the
-    name is what a bundle records to find its serializer again."""
+    """Each family's serializer once, in ladder order, then those declared without a spec. Two different
+    serializers under one name are refused: the name is what a bundle records to find its serializer again."""
     by_name: dict[str, Serializer] = {}
-    for spec in all_specs():
-        known = by_name.setdefault(spec.serializer.name, spec.serializer)
-        if known is not spec.serializer and known != spec.serializer:
-            raise ConfigError(f"two different serializers are named {known.name!r} (one of them for {spec.name!r})")
+    owners = [(spec.serializer, spec.name) for spec in all_specs()] + [(s, s.name) for s in _module_serializers()]
+    for serializer, owner in owners:
+        known = by_name.setdefault(serializer.name, serializer)
+        if known is not serializer and known != serializer:
+            raise ConfigError(f"two different serializers are named {known.name!r} (one of them for {owner!r})")
     return tuple(by_name.values())
 
 

@@ -36,9 +36,15 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
                                   method="sigmoid", cv=5, ensemble=False)
 
 
+def _space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution
+
+    return {"C": FloatDistribution(1e-2, 1e2, log=True)}
+
+
 SVM = ModelSpec(
     name="svm", family="svm", rung=2, build=_build, needs=FeatureNeeds(scale=True),
-    defaults={"C": 1.0, "kernel": "auto"}, search_space={"C": ("log", 1e-2, 1e2)}, max_rows=200_000,
+    defaults={"C": 1.0, "kernel": "auto"}, search_space=_space, portfolio=({"C": 10.0},), max_rows=200_000,
     relative_cost=8.0, description=f"RBF-kernel SVM up to {KERNEL_MAX_ROWS} rows, linear SVM above",
     serializer=SERIALIZER,
 )

@@ -41,17 +41,29 @@ def _builder(classifier: type, regressor: type) -> Any:
 
 
 _DEFAULTS = {"n_estimators": 300, "min_samples_leaf": 1, "max_features": "sqrt", "max_features_regression": 0.5}
-_SPACE = {"n_estimators": ("int", 100, 1000), "min_samples_leaf": ("int", 1, 20), "max_features": ("float", 0.1, 1.0)}
+
+
+def _space(ctx: BuildContext) -> dict[str, Any]:
+    """Leaf size and features per split (the key the builder reads for this task); more trees never hurt, so the
+    count is not searched."""
+    from optuna.distributions import FloatDistribution, IntDistribution
+
+    features = "max_features_regression" if ctx.task is TaskKind.REGRESSION else "max_features"
+    return {"min_samples_leaf": IntDistribution(1, 30, log=True), features: FloatDistribution(0.1, 1.0)}
+
+
+_PORTFOLIO = ({"min_samples_leaf": 2, "max_features": 0.5, "max_features_regression": 0.8},
+              {"min_samples_leaf": 5, "max_features": 0.3, "max_features_regression": 0.33})
 _NEEDS = FeatureNeeds(one_hot=False, handles_missing=True)
 
 RANDOM_FOREST = ModelSpec(
     name="random_forest", family="trees", rung=4, build=_builder(RandomForestClassifier, RandomForestRegressor),
-    needs=_NEEDS, defaults=_DEFAULTS, search_space=_SPACE, relative_cost=5.0, description="random forest",
+    needs=_NEEDS, defaults=_DEFAULTS, search_space=_space, portfolio=_PORTFOLIO, relative_cost=5.0, description="random forest",
     serializer=SERIALIZER,
 )
 EXTRA_TREES = ModelSpec(
     name="extra_trees", family="trees", rung=4, build=_builder(ExtraTreesClassifier, ExtraTreesRegressor),
-    needs=_NEEDS, defaults=_DEFAULTS, search_space=_SPACE, relative_cost=4.0, description="extremely randomised trees",
+    needs=_NEEDS, defaults=_DEFAULTS, search_space=_space, portfolio=_PORTFOLIO, relative_cost=4.0, description="extremely randomised trees",
     serializer=SERIALIZER,
 )
 

@@ -177,6 +177,15 @@ def _legend(ax: Any, loc: str) -> None:
         ax.legend(fontsize=7, loc=loc)
 
 
+def _average_style(name: str) -> dict[str, Any]:
+    """Micro and macro averages (multiclass) drawn thick and dashed, in black and grey, over the per-class curves."""
+    if name == "micro average":
+        return {"color": "black", "linestyle": "-.", "linewidth": 2.0}
+    if name == "macro average":
+        return {"color": "dimgray", "linestyle": ":", "linewidth": 2.0}
+    return {}
+
+
 def roc(d: Mapping[str, Any]) -> bytes:
     """scikit-learn's RocCurveDisplay, one curve per class (binary: the positive class; multiclass: one-vs-rest)."""
     from sklearn.metrics import RocCurveDisplay
@@ -186,7 +195,7 @@ def roc(d: Mapping[str, Any]) -> bytes:
     for i, (name, c) in enumerate(curves):
         display = RocCurveDisplay(fpr=np.asarray(c["fpr"]), tpr=np.asarray(c["tpr"]), roc_auc=c["auc"],
                                   name=_short(name, 16), pos_label=_positive(d))
-        display.plot(ax=ax, plot_chance_level=i == len(curves) - 1)
+        display.plot(ax=ax, plot_chance_level=i == len(curves) - 1, curve_kwargs=_average_style(name))
     _legend(ax, "lower right")
     return _png(fig)
 
@@ -202,7 +211,7 @@ def pr(d: Mapping[str, Any]) -> bytes:
         display = PrecisionRecallDisplay(precision=np.asarray(c["precision"]), recall=np.asarray(c["recall"]),
                                          average_precision=c.get("average_precision"), name=_short(name, 16),
                                          pos_label=positive, prevalence_pos_label=c["base_rate"])
-        display.plot(ax=ax, plot_chance_level=positive is not None)
+        display.plot(ax=ax, plot_chance_level=positive is not None, curve_kwargs=_average_style(name))
     _legend(ax, "lower left")
     return _png(fig)
 
@@ -216,7 +225,7 @@ def calibration(d: Mapping[str, Any]) -> bytes:
         # the curve is stored, not the predictions: y_prob is only kept by the display, never drawn
         display = CalibrationDisplay(np.asarray(c["fraction_positive"]), np.asarray(c["mean_predicted"]), y_prob=None,
                                      pos_label=_positive(d))
-        display.plot(ax=ax, name=_short(name, 16), ref_line=i == 0, marker="o", ms=3)
+        display.plot(ax=ax, name=_short(name, 16), ref_line=i == 0, marker="o", ms=3, **_average_style(name))
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.02)
     _legend(ax, "lower right")
@@ -247,6 +256,22 @@ def residuals(d: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
+def residuals_by_feature(d: Mapping[str, Any]) -> bytes:
+    """Residuals against each of the most important features: a scatter for numbers, boxes for categories."""
+    panels = list(d["panels"])
+    fig, axes = _figure(width=4.0 * len(panels), height=3.0, ncols=len(panels))
+    for ax, panel in zip(np.atleast_1d(axes), panels, strict=True):
+        if panel["kind"] == "numeric":
+            ax.scatter(panel["x"], panel["residual"], s=8, alpha=0.5, color=OTHER)
+        else:
+            ax.boxplot(panel["residuals"], tick_labels=[_short(c, 10) for c in panel["categories"]])
+            ax.tick_params(axis="x", labelrotation=45, labelsize=7)
+        ax.axhline(0, ls="--", color="grey", lw=1)
+        ax.set_xlabel(_short(panel["feature"], 30))
+    np.atleast_1d(axes)[0].set_ylabel("actual - predicted")
+    return _png(fig)
+
+
 def importance(d: Mapping[str, Any]) -> bytes:
     names = list(d["features"])[:15]
     values = list(d["values"])[:15]
@@ -274,6 +299,7 @@ DRAWERS: dict[str, Callable[[Mapping[str, Any]], bytes]] = {
     "class_balance": class_balance, "histogram": histogram, "missingness": missingness, "correlation": correlation,
     "column": column, "leaderboard": leaderboard, "confusion": confusion, "roc": roc, "pr": pr,
     "calibration": calibration, "predicted_vs_actual": predicted_vs_actual, "residuals": residuals,
+    "residuals_by_feature": residuals_by_feature,
     "importance": importance, "learning_curve": learning_curve,
 }
 

@@ -34,7 +34,6 @@ class OnnxScorer:
         self.inputs = [(c.name, c.role is Role.CATEGORICAL) for c in model.schema.columns
                        if c.role in (Role.NUMERIC, Role.CATEGORICAL)]
         self.classes = np.asarray(model.task.classes, dtype=object)
-        self.positive = model.task.classes.index(model.task.positive_label) if model.task.kind.value == "binary" else None
 
     def raw(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Probabilities (n, K), rows summing to 1, or regression values (n,)."""
@@ -51,14 +50,10 @@ class OnnxScorer:
         return proba / proba.sum(axis=1, keepdims=True)
 
     def labels(self, raw: np.ndarray) -> list[Any]:
-        """Class labels by Model.predict's rule (binary: positive when its probability >= 0.5), or values."""
+        """Class labels by Model.predict's rule (the task's decision threshold), or values."""
         if not self.task.is_classification:
             return raw.tolist()
-        if self.positive is not None:
-            codes = np.where(raw[:, self.positive] >= 0.5, self.positive, 1 - self.positive)
-        else:
-            codes = np.argmax(raw, axis=1)
-        return self.classes[codes].tolist()
+        return self.classes[self.task.decide(raw)].tolist()
 
 
 def onnx_scorer(model: Model) -> OnnxScorer | None:

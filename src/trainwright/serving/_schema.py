@@ -36,6 +36,7 @@ _TYPES: dict[Role, Any] = {
     Role.CATEGORICAL: str | int | FiniteFloat | bool | None,
     Role.TEXT: str | None,
     Role.DATETIME: datetime | date | str | None,
+    Role.IMAGE: str | None,  # a path the server can read
 }
 
 

@@ -34,6 +34,8 @@ from trainwright.bundle import Model, load
 from trainwright.data import coerce_frame
 from trainwright.drift import Thresholds, compare
 from trainwright.exceptions import TrainwrightError
+from trainwright.serving._docs import offline_docs
+from trainwright.serving._image import add_image_route
 from trainwright.serving._metrics import CONTENT_TYPE, OPEN_PATHS, Guard, Metrics
 from trainwright.serving._schema import BodyError, request_models
 
@@ -294,6 +296,7 @@ def build_app(bundle: Model | str | Path, settings: ServeSettings | None = None)
                   description="Predictions from a trainwright model bundle. Send one record or a list of records.")
     app.state.service = service
     _routes(app, service)
+    add_image_route(app, model)  # POST /predict/image, for a model trained on one image column
 
     @app.exception_handler(TrainwrightError)
     async def on_trainwright_error(request: Any, exc: TrainwrightError) -> Any:
@@ -305,6 +308,7 @@ def build_app(bundle: Model | str | Path, settings: ServeSettings | None = None)
         return _error(422, "invalid request", detail)
 
     app.openapi = _openapi(app, service)  # type: ignore[method-assign]
+    offline_docs(app)  # Swagger UI's assets from the fastapi-offline package, not a CDN
     app.add_middleware(Guard, metrics=service.metrics, max_body_bytes=settings.max_body_bytes,
                        api_key=settings.api_key, on_error=lambda exc: service.log(status=500, error=repr(exc)))
     return app

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from trainwright.tracking.base import Tracker
-from trainwright.training.events import Event, RunStart
+
+if TYPE_CHECKING:  # the tracking writer process imports this package: it must not pull the training stack in
+    from trainwright.training.events import Event
 
 __all__ = ["TrackingListener"]
 
@@ -16,7 +20,7 @@ class TrackingListener:
         self.tracker = tracker
 
     def __call__(self, event: Event) -> None:
-        if event.step == "run" and event.stage == "start" and isinstance(event.payload, RunStart):
+        if event.step == "run" and event.stage == "start" and hasattr(event.payload, "run_id"):  # a RunStart
             self.tracker.start(event.payload.run_id, config=event.payload.config, tags=event.payload.tags)
         elif event.step == "choice":
             board, choice = event.payload

@@ -26,7 +26,7 @@ __all__ = ["MLflowTracker", "default_tracker", "run_summary"]
 _WAIT_SECONDS = 300  # the longest the end of a run waits for the writer (a remote store, a large model)
 
 
-def default_tracker(cfg: Config, model_kwargs: ModelKwargs | None = None) -> Tracker:
+def default_tracker(cfg: Config, model_kwargs: ModelKwargs | str | None = None) -> Tracker:
     """The tracker a run gets unless one is passed: MLflow, or nothing with ``tracking: false`` or
     ``TRAINWRIGHT_TRACKING=0``. ``model_kwargs(bundle_dir)`` gives the pyfunc arguments of the chosen model
     (``trainwright.bundle.pyfunc.pyfunc_kwargs``; passed in because tracking must not import bundle)."""
@@ -41,6 +41,10 @@ def run_summary(result: Any) -> dict[str, Any]:
     metrics = {**{f"test_{k}": v for k, v in result.test_scores.items()},
                **{f"val_{k}": v for k, v in chosen.val_scores.items()},
                **{f"time_{k}": v for k, v in result.timings.items()}}
+    interval = getattr(result, "test_interval", None)  # the test score's bootstrap interval, for 'runs show'
+    if interval:
+        metrics |= {f"test_{interval['metric']}_ci_low": interval["low"],
+                    f"test_{interval['metric']}_ci_high": interval["high"]}
     tags = {"trainwright.chosen": chosen.trial_id, "trainwright.chosen_model": chosen.name,
             "trainwright.metric": result.task.metric, "trainwright.choice": result.choice.reason,
             "trainwright.bundle": str(Path(result.bundle).resolve()), "trainwright.task": result.task.kind.value}
@@ -49,14 +53,17 @@ def run_summary(result: Any) -> dict[str, Any]:
 
 
 def _callable_path(fn: Any) -> str:
-    return f"{fn.__module__}:{fn.__qualname__}" if fn is not None else ""
+    """``module:function`` of the model-arguments function (a string names it already: no import needed)."""
+    if fn is None or isinstance(fn, str):
+        return fn or ""
+    return f"{fn.__module__}:{fn.__qualname__}"
 
 
 class MLflowTracker:
     """The Tracker protocol on MLflow, written by a process of its own."""
 
     def __init__(self, uri: str | None = None, experiment: str = EXPERIMENT, *,
-                 model_kwargs: ModelKwargs | None = None) -> None:
+                 model_kwargs: ModelKwargs | str | None = None) -> None:
         self.store = Store(uri, experiment)
         self.model_kwargs = model_kwargs
         self.model_uri: str | None = None
@@ -107,6 +114,10 @@ class MLflowTracker:
                 "tracking.write", str(value).splitlines()[0],
                 fix="check the store (trainwright runs), or train with --no-tracking")])
         self.model_uri = value
+
+    def close(self) -> None:
+        """Stop the writer without recording anything (a run that failed before it started)."""
+        self._close()
 
     def _close(self) -> None:
         if self._process is None:

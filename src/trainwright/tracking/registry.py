@@ -8,7 +8,7 @@ from typing import Any
 from trainwright.exceptions import Problem, TrackingError
 from trainwright.tracking.store import Store, quiet_mlflow
 
-__all__ = ["CHAMPION", "Promotion", "champion_uri", "find_run", "list_runs", "model_uri", "promote"]
+__all__ = ["CHAMPION", "Promotion", "champion_uri", "find_champion", "find_run", "list_runs", "model_uri", "promote"]
 
 CHAMPION = "champion"
 
@@ -23,6 +23,7 @@ class Promotion:
     mlflow_run_id: str
     model_uri: str
     previous: str | None  # the version the alias pointed to before, if any
+    name_from: str = "--name"  # where the registered name came from: --name, or the run's dataset
 
 
 def _not_found(ref: str, store: Store) -> TrackingError:
@@ -75,6 +76,7 @@ def promote(ref: str, *, uri: str | None = None, name: str | None = None) -> Pro
     store = Store(uri).open(create=False)
     run = find_run(store, ref)
     source = model_uri(run)
+    name_from = "--name" if name else "the run's dataset name"
     name = name or run.data.tags.get("trainwright.dataset") or "model"
     client = store.client
     previous = None
@@ -86,7 +88,39 @@ def promote(ref: str, *, uri: str | None = None, name: str | None = None) -> Pro
     with quiet_mlflow():
         version = mlflow.register_model(source, name, tags={"trainwright.run_id": run.info.run_name})
         client.set_registered_model_alias(name, CHAMPION, version.version)
-    return Promotion(name, str(version.version), run.info.run_name, run.info.run_id, source, previous)
+        target = _run_target(store, run)  # lets 'compare ... champion' find this model by what it predicts
+        if target:
+            client.set_registered_model_tag(name, "trainwright.target", target)
+        client.set_registered_model_tag(name, "trainwright.dataset", run.data.tags.get("trainwright.dataset", ""))
+    return Promotion(name, str(version.version), run.info.run_name, run.info.run_id, source, previous, name_from)
+
+
+def _run_target(store: Store, run: Any) -> str:
+    """The target column a parent run predicted (its tag, else its logged config)."""
+    target = run.data.tags.get("trainwright.target") or run.data.params.get("target")
+    return str(target or "")
+
+
+def find_champion(store: Store, *, name: str | None = None, target: str | None = None) -> tuple[str, str]:
+    """(registered name, ``models:/NAME@champion``). By ``name`` when given; otherwise among the registered models
+    with a champion: the one whose tag says it predicts ``target`` (several: the caller must choose)."""
+    if name:
+        return name, champion_uri(store, name)
+    candidates = []
+    for model in store.client.search_registered_models(max_results=1000):
+        if CHAMPION not in (getattr(model, "aliases", None) or {}):
+            continue
+        if target is None or model.tags.get("trainwright.target", target) == target:
+            candidates.append(model.name)
+    if len(candidates) == 1:
+        return candidates[0], champion_uri(store, candidates[0])
+    what = f" predicting '{target}'" if target else ""
+    if not candidates:
+        raise TrackingError(f"no champion{what} in {store.uri}", [Problem(
+            "tracking.no_champion", f"no registered model{what} has a '{CHAMPION}' alias",
+            fix="promote a run first: trainwright promote RUN_ID")])
+    raise TrackingError(f"{len(candidates)} registered models{what} have a champion in {store.uri}", [Problem(
+        "tracking.ambiguous_champion", ", ".join(sorted(candidates)), fix="choose one with --model-name")])
 
 
 def champion_uri(store: Store, name: str) -> str:

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import re
+import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -173,6 +174,8 @@ class Store:
                                fix="train with tracking on first, or pass --tracking-uri (or MLFLOW_TRACKING_URI)")
         with quiet_mlflow(), self._lock():
             try:
+                if create and self.db is not None:
+                    _ensure_sqlite_store(self.db, self.artifact_root)
                 self._client, self.experiment_id = self._connect(create)
             except TrackingError:
                 raise
@@ -212,6 +215,51 @@ class Store:
 
         mlflow.set_tracking_uri(self.uri)
         mlflow.set_registry_uri(self.uri)
+
+
+def _half_made(db: Path) -> bool:
+    """A store whose creation was cut short (``kill -9`` during MLflow's migrations, before stores were created
+    under a temporary name): its schema is not at MLflow's head or it holds ``_alembic_tmp_*`` tables, and it holds
+    no run. Such a file has nothing to keep, and every later open fails on it."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(str(db), timeout=30)) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "runs" in tables and conn.execute("SELECT 1 FROM runs LIMIT 1").fetchone():
+            return False
+        if any(t.startswith("_alembic_tmp_") for t in tables) or "alembic_version" not in tables:
+            return True
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    from mlflow.store.db.utils import _get_latest_schema_revision
+
+    return version is None or version[0] != _get_latest_schema_revision()
+
+
+def _ensure_sqlite_store(db: Path, artifact_root: Path | None) -> None:
+    """A fresh SQLite store is made whole under a temporary name in the same directory and renamed into place, so
+    a kill at any moment leaves either no store or a complete one. A half-made store (see ``_half_made``) is moved
+    aside to ``<name>.broken-<time>`` and made again. Called under the store's file lock."""
+    if db.exists():
+        if db.stat().st_size == 0 or not _half_made(db):
+            return
+        aside = db.with_name(f"{db.name}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(db, aside)
+        warnings.warn(f"the experiment store {db} was left half-made by an interrupted run and held no run: "
+                      f"moved aside to {aside.name} and created again", RuntimeWarning, stacklevel=2)
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    tmp = db.with_name(f".{db.name}.creating-{uuid.uuid4().hex[:8]}")
+    uri = f"sqlite:///{tmp.resolve()}"
+    try:
+        store = SqlAlchemyStore(uri, str(artifact_root) if artifact_root is not None else "./mlartifacts")
+        store.engine.dispose()
+        SqlAlchemyStore._engine_map.pop(uri, None)
+        os.replace(tmp, db)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)
+    for stale in db.parent.glob(f".{db.name}.creating-*"):  # left by a kill during an earlier creation
+        stale.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager

@@ -8,14 +8,19 @@ this process. If the training process dies (``kill -9``), the pipe closes and th
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 import traceback
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from trainwright.lineage import lineage
+from trainwright.tracking.signature import bundle_signature
+from trainwright.tracking.stale import mark_stale_runs, run_owner_tags
 from trainwright.tracking.store import (
     ModelKwargs,
     Store,
@@ -51,6 +56,19 @@ def _now() -> int:
     return int(time.time() * 1000)
 
 
+class _PyfuncFlavor:
+    """MLflow's pyfunc flavour as the flavour module ``Model.log`` takes (an object with ``save_model``), without the
+    ``validate_serving_input`` switch, which ``Model.log`` reads and ``mlflow.pyfunc.save_model`` does not take."""
+
+    __name__ = "mlflow.pyfunc"
+
+    @staticmethod
+    def save_model(path: str, mlflow_model: Any = None, validate_serving_input: bool = True, **kwargs: Any) -> Any:
+        import mlflow.pyfunc
+
+        return mlflow.pyfunc.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
+
+
 class RunWriter:
     """Writes one parent run (RUNNING from the start), a child run per trial and the chosen model."""
 
@@ -60,15 +78,20 @@ class RunWriter:
         self.parent_id: str | None = None
         self.model_uri: str | None = None
         self.terminated = False
+        self.start_tags: dict[str, str] = {}
 
     def start(self, run_id: str, config: dict[str, Any], tags: dict[str, str], start_time: int) -> None:
         from mlflow.entities import Param, RunTag
 
         client = self.store.client
         run_tags = {**{k: str(v) for k, v in tags.items()}, "trainwright.kind": "parent", "trainwright.run_id": run_id,
-                    "trainwright.dataset": model_name(tags.get("source", "")), "trainwright.seed": str(config.get("seed"))}
+                    "trainwright.dataset": model_name(tags.get("source", "")), "trainwright.seed": str(config.get("seed")),
+                    **run_owner_tags(os.getppid())}
         run = client.create_run(self.store.experiment_id, start_time=start_time, tags=run_tags, run_name=run_id)
         self.parent_id = run.info.run_id
+        self.start_tags = run_tags
+        with contextlib.suppress(Exception):  # clearing up after killed runs never fails this one
+            mark_stale_runs(client, self.store.experiment_id, skip=self.parent_id)
         params = [Param(k, v) for k, v in _flatten(config).items()]
         client.log_batch(self.parent_id, params=params, tags=[RunTag("mlflow.source.name", "trainwright train")])
         client.log_dict(self.parent_id, config, "config.json")
@@ -100,16 +123,23 @@ class RunWriter:
     def model(self, bundle: str) -> None:
         """The bundle as an MLflow pyfunc model in the parent run (``mlflow.pyfunc.load_model`` works on it)."""
         import mlflow
-        import mlflow.pyfunc
+        from mlflow.models import Model
 
         if self.model_kwargs is None or self.parent_id is None:
             return
         self.store.use()
         with _no_type_hint_notes():
             kwargs = self.model_kwargs(Path(bundle))
+        described = bundle_signature(bundle)  # what MLflow's serving checks requests against, and an example
+        if described is not None:
+            kwargs = {"signature": described[0], "input_example": described[1], **kwargs}
         with _no_type_hint_notes(), _no_requirement_scan(), mlflow.start_run(run_id=self.parent_id,
                                                                               log_system_metrics=False):
-            info = mlflow.pyfunc.log_model(name="model", **kwargs)
+            # mlflow.pyfunc.log_model is Model.log with the pyfunc flavour; here with a flavour that tells Model.log
+            # not to serve the input example through the model once: that would import skops (2 s: it imports
+            # every scikit-learn estimator and torch) while the trainer waits. The tests check that MLflow's
+            # serving accepts the example.
+            info = Model.log(None, _PyfuncFlavor, name="model", validate_serving_input=False, **kwargs)
         self.model_uri = str(info.model_uri)
 
     def finish(self, summary: dict[str, Any], files: list[str]) -> None:
@@ -122,6 +152,8 @@ class RunWriter:
                          tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
         for name, doc in summary["documents"].items():
             client.log_dict(run, doc, f"{name}.json")
+        if "schema" in summary["documents"]:
+            log_training_data(client, run, self.start_tags, summary["documents"]["schema"])
         for path in files:
             client.log_artifact(run, path, "report" if Path(path).name.startswith("report.") else None)
         client.set_terminated(run, "FINISHED")
@@ -134,6 +166,34 @@ class RunWriter:
         client.set_tag(self.parent_id, "trainwright.error", message[:5000])
         client.set_terminated(self.parent_id, status)
         self.terminated = True
+
+
+def log_training_data(client: Any, run_id: str, tags: Mapping[str, str], schema: Mapping[str, Any]) -> None:
+    """The training data as an MLflow dataset input (``mlflow.data``): where it came from, its fingerprint and the
+    columns of the bundle's schema; the data itself is not copied."""
+    from mlflow.data.code_dataset_source import CodeDatasetSource
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+    from mlflow.types import ColSpec, DataType, TensorSpec
+    from mlflow.types import Schema as MlflowSchema
+
+    source_path = tags.get("source", "")
+    fingerprint = tags.get("file_sha256") or tags.get("frame_sha256") or ""
+    if source_path and not source_path.startswith("<"):
+        with warnings.catch_warnings():  # "can be interpreted in multiple ways": both are the local file source
+            warnings.simplefilter("ignore", UserWarning)
+            source = resolve_dataset_source(str(Path(source_path).resolve()))
+    else:
+        source = CodeDatasetSource(tags={"mlflow.source.name": "trainwright.train(DataFrame)"})
+    numeric = {"numeric"}
+    columns: list[ColSpec | TensorSpec] = [ColSpec(DataType.double if c["role"] in numeric else DataType.string, c["name"],
+                       required=not c.get("missing_fraction")) for c in schema["columns"] if c["role"] != "ignored"]
+    dataset = MetaDataset(source, name=tags.get("trainwright.dataset") or "training data",  # type: ignore[abstract]
+                          digest=fingerprint[:36] or None, schema=MlflowSchema(columns) if columns else None)
+    input_tags = [InputTag("mlflow.data.context", "training")]
+    input_tags += [InputTag(f"trainwright.{k}", str(tags[k])) for k in ("file_sha256", "frame_sha256") if tags.get(k)]
+    client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=input_tags)])
 
 
 def _dispatch(writer: RunWriter, message: tuple[Any, ...]) -> Any:
@@ -151,6 +211,16 @@ def _dispatch(writer: RunWriter, message: tuple[Any, ...]) -> Any:
     raise ValueError(f"unknown tracking message {kind!r}")
 
 
+def _warm_up(model_kwargs: ModelKwargs | None) -> None:
+    """Import now what logging the model needs (MLflow's pyfunc flavour, the bundle's manifest check), while the run
+    trains on the other core, instead of at the end, when the trainer waits for the writer."""
+    with contextlib.suppress(Exception):
+        import mlflow.pyfunc  # noqa: F401
+
+        if model_kwargs is not None:
+            import trainwright.bundle.pyfunc  # noqa: F401
+
+
 def serve(conn: Any, uri: str, experiment: str, model_kwargs: ModelKwargs | None) -> None:
     """The writer process's main loop. Replies ("ok", model_uri) to ``sync`` messages, ("error", text) once the
     first error happened (later messages are then dropped: the run is recorded as far as it could be)."""
@@ -161,6 +231,7 @@ def serve(conn: Any, uri: str, experiment: str, model_kwargs: ModelKwargs | None
             writer = RunWriter(Store(uri, experiment).open(), model_kwargs)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
+        _warm_up(model_kwargs)
         while True:
             try:
                 message = conn.recv()
@@ -185,7 +256,6 @@ def _main() -> None:
     """``python -m trainwright.tracking.writer URI EXPERIMENT [module:function]``: messages are pickles on stdin,
     replies pickles on the stdout it started with (fd 1 is pointed at stderr, so nothing else can write there)."""
     import importlib
-    import os
     import pickle
     import sys
 

@@ -48,14 +48,15 @@ def analyse(X: pd.DataFrame, y: np.ndarray, split: Split, board: Leaderboard, ch
     n_train, n_choice = len(split.train), len(split.train) + len(split.validation)
     X_te, te = rows_of(X, split.test)
     curve = None
-    if trial.rung > 0:
-        curve = learning_curve(get_spec(trial.name), X.iloc[:n_choice], y[:n_choice], n_train, trial.params, ctx,
-                               full_fit_seconds=trial.fit_seconds,
-                               full_scores=(trial.train_scores[task.metric], trial.score(task.metric)))
+    grown = board.get(trial.members[0][0]) if trial.members else trial  # an ensemble: its heaviest member's curve
+    if grown.rung > 0 and task.metric in grown.train_scores:  # a trial scored on folds only has no train score
+        curve = learning_curve(get_spec(grown.name), X.iloc[:n_choice], y[:n_choice], n_train, grown.params, ctx,
+                               full_fit_seconds=grown.fit_seconds,
+                               full_scores=(grown.train_scores[task.metric], grown.score(task.metric)))
     suspects = tuple(c for f in (audit.findings if audit else ()) if f.code.startswith("leakage.") for c in f.columns)
     diagnosis = diagnose(board, choice.chosen, n_validation=len(split.validation), learning_curve=curve,
                          leakage_suspects=suspects)
     importance = _importance(pipeline, X_te, y[te], task, ctx.random_state)
     data = ReportData(y_test=np.asarray(y[te]), test_pred=np.asarray(test_pred), audit=audit, importance=importance,
-                      source=source)
+                      source=source, X_test=X_te)
     return diagnosis, data

@@ -25,7 +25,7 @@ from trainwright.data import Fold, FoldPlan, Schema, Task
 from trainwright.evaluation import score_one
 from trainwright.features import build_preprocessor
 from trainwright.models import BuildContext, ModelSpec, probabilities
-from trainwright.training.executor import Executor, SequentialExecutor
+from trainwright.training.executor import Executor, SequentialExecutor, resolve
 
 __all__ = ["FitContext", "FoldFit", "FoldRun", "fit_fold", "fit_pipeline", "predict_matrix", "run_folds",
            "warning_note"]
@@ -52,7 +52,7 @@ class FitContext:
     def build_context(self, n_rows: int, random_state: int | None = None) -> BuildContext:
         return BuildContext(task=self.task.kind, n_rows=n_rows, n_classes=len(self.task.classes),
                             random_state=self.random_state if random_state is None else random_state,
-                            n_jobs=self.n_jobs, device=self.device)
+                            n_jobs=self.n_jobs, device=self.device, deadline=self.deadline)
 
     @property
     def seconds_left(self) -> float:
@@ -155,8 +155,7 @@ class _FoldTask:
 
     spec: ModelSpec
     params: Mapping[str, Any]
-    X: pd.DataFrame
-    y: np.ndarray
+    data: tuple[Any, Any]  # (X, y), or the executor's handles to them (see ``Executor.share``)
     fold: Fold
     ctx: FitContext
     early_stopping: bool
@@ -165,7 +164,8 @@ class _FoldTask:
 
 
 def _run_task(task: _FoldTask) -> FoldFit:
-    return fit_fold(task.spec, task.params, task.X, task.y, task.fold, task.ctx, early_stopping=task.early_stopping,
+    X, y = resolve(task.data[0]), resolve(task.data[1])
+    return fit_fold(task.spec, task.params, X, y, task.fold, task.ctx, early_stopping=task.early_stopping,
                     predict_fit_rows=task.predict_fit_rows, keep_pipeline=task.keep_pipeline)
 
 
@@ -189,7 +189,8 @@ def run_folds(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np
     held-out rows with the task's metric. A fold that fails raises: the caller decides what a failure means."""
     executor = executor or SequentialExecutor(ctx.n_jobs)
     worker_ctx = replace(ctx.for_worker(), n_jobs=executor.threads_per_task)
-    tasks = [_FoldTask(spec, params, X, y, fold, worker_ctx, plan.early_stopping, score_fit_rows, keep_pipelines)
+    data = (executor.share(X), executor.share(y)) if len(plan.folds) > 1 else (X, y)
+    tasks = [_FoldTask(spec, params, data, fold, worker_ctx, plan.early_stopping, score_fit_rows, keep_pipelines)
              for fold in plan.folds]
     fits = executor.map(_run_task, tasks)
     metric, task = ctx.task.metric, ctx.task

@@ -36,7 +36,8 @@ class Event:
 
     ``step`` says where the run is, in this order: ``prepare`` (``payload``: the data as it passed the door,
     audit included, before any model is fitted); ``run`` start (``payload``: a ``RunStart``); ``ladder``, ``cv``
-    and ``seeds`` (with a ``spec``, and the ``trial`` when it ends); ``choice`` (``payload``: the final
+    and ``seeds`` (with a ``spec``, and the ``trial`` when it ends); ``curve`` after a ladder fit of a model
+    trained in epochs (``payload``: one dict per epoch: epoch, train_loss, val_score, lr, seconds); ``choice`` (``payload``: the final
     Leaderboard and Choice); ``refit`` (the chosen model on train+validation, scored once on test);
     ``analysis``; ``bundle``; ``write`` (``payload``: a ``RunFiles`` whose directory becomes the run folder: a
     listener may add files to it); ``run`` done (``payload``: the TrainResult) or failed (the exception).

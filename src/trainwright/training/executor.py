@@ -3,7 +3,9 @@
 This is the one place that decides how the machine's cores are shared: threads inside each fit (boosting
 libraries and scikit-learn's ``n_jobs``) against fits running side by side. Sequential gives every fit all cores,
 the fastest way for the few large fits of a ladder; a pool of N processes gives each fit cores // N threads, the
-faster way for many small fits (folds, seeds, search trials). A Ray backend implements the same two methods.
+faster way for many small fits (folds, seeds, search trials). The Ray backend (``ray_executor.py``) implements the
+same methods on a cluster. Large inputs go through ``share`` once and travel as a handle that ``resolve`` turns back
+into the value inside a task (on Ray: one copy in the object store instead of one per task).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Executor", "ProcessExecutor", "SequentialExecutor", "available_cores", "make_executor"]
+__all__ = ["Executor", "ProcessExecutor", "SequentialExecutor", "available_cores", "make_executor", "resolve"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +38,19 @@ class Executor(Protocol):
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]: ...
 
+    def share(self, value: Any) -> Any: ...
+
     def close(self) -> None: ...
+
+
+def resolve(handle: Any) -> Any:
+    """The value behind a ``share`` handle, inside a task (a Ray object reference is fetched; anything else is
+    the value itself)."""
+    if type(handle).__name__ == "ObjectRef" and type(handle).__module__.startswith("ray"):
+        import ray
+
+        return ray.get(handle)
+    return handle
 
 
 class SequentialExecutor:
@@ -50,6 +64,9 @@ class SequentialExecutor:
 
     def map(self, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         return [fn(item) for item in items]
+
+    def share(self, value: Any) -> Any:
+        return value
 
     def close(self) -> None:
         return None
@@ -80,13 +97,22 @@ class ProcessExecutor:
         pool = self._executor()
         return [future.result() for future in [pool.submit(fn, item) for item in items]]
 
+    def share(self, value: Any) -> Any:
+        return value  # each task's arguments are pickled to its worker process
+
     def close(self) -> None:
         self._pool = None  # loky's reusable executor shuts its workers down after ``timeout`` idle seconds
 
 
-def make_executor(workers: int | None = None, *, cores: int | None = None) -> Executor:
+def make_executor(workers: int | None = None, *, cores: int | None = None, backend: str = "local",
+                  address: str | None = None) -> Executor:
     """The executor for ``workers`` parallel fits: None or 1 -> sequential with every core per fit; N > 1 -> N
-    processes sharing the cores; 0 or less -> one process per core."""
+    processes sharing the cores; 0 or less -> one process per core. ``backend="ray"``: tasks on a Ray cluster
+    (``address``, or a local Ray on loopback), ``workers`` of them at a time (default: the cluster's CPUs)."""
+    if backend == "ray":
+        from trainwright.training.ray_executor import RayExecutor
+
+        return RayExecutor(address, n_workers=workers if workers and workers > 0 else None)
     cores = cores or available_cores()
     if workers is not None and workers <= 0:
         workers = cores

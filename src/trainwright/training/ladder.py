@@ -3,8 +3,9 @@ then cross-validate the candidates the choice needs, through the same fold engin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from trainwright.evaluation import Trial, TrialIds
 from trainwright.models import ModelSpec
 from trainwright.training.engine import FitContext, FoldRun, run_folds
 from trainwright.training.events import Event
-from trainwright.training.executor import Executor
+from trainwright.training.executor import Executor, resolve
 from trainwright.training.fit import Fitted, failed_trial, fit_candidate
 
 __all__ = ["climb", "cross_validate", "expected_seconds"]
@@ -38,23 +39,36 @@ def _skip_reason(spec: ModelSpec, ctx: FitContext, n_train: int, unit: float) ->
     return None
 
 
+def _skipped(spec: ModelSpec, ctx: FitContext, n_train: int, unit: float, trial_id: str,
+             params: Mapping[str, Any]) -> Trial | None:
+    """The skipped trial (and its event) when ``spec`` does not fit the task, the size or the time left."""
+    reason = _skip_reason(spec, ctx, n_train, unit)
+    if not reason:
+        return None
+    trial = failed_trial(spec, "skipped", reason, ctx.random_state, trial_id=trial_id, params=params)
+    if ctx.listener is not None:
+        ctx.listener(Event("skipped", spec, trial))
+    return trial
+
+
 def climb(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext, *,
-          ids: TrialIds | None = None) -> list[Fitted | Trial]:
+          ids: TrialIds | None = None, executor: Executor | None = None) -> list[Fitted | Trial]:
     """Fit each spec with its default parameters on the hold-out ``plan``, in order. Baselines always run; others
-    are skipped (and say why) when they do not fit the task, the data size or the time left before the deadline."""
+    are skipped (and say why) when they do not fit the task, the data size or the time left before the deadline.
+    With an executor of several workers, the candidates are fitted side by side (the time check then uses the
+    deadline only: no candidate has been timed yet)."""
+    if executor is not None and executor.n_workers > 1:
+        return _climb_parallel(specs, X, y, plan, ctx, ids or TrialIds(), executor)
     notify = ctx.listener or (lambda e: None)
     ids = ids or TrialIds()
     results: list[Fitted | Trial] = []
     unit = 0.0  # seconds of the cheapest informative fit so far, scaled by relative cost
     n_train = len(plan.folds[0].fit)
     for spec in specs:
-        trial_id = ids.new(spec.name)
-        params = spec.params(size_scale=ctx.size_scale)
-        reason = _skip_reason(spec, ctx, n_train, unit)
-        if reason:
-            trial = failed_trial(spec, "skipped", reason, ctx.random_state, trial_id=trial_id, params=params)
-            results.append(trial)
-            notify(Event("skipped", spec, trial))
+        trial_id, params = ids.new(spec.name), spec.params(size_scale=ctx.size_scale)
+        skipped = _skipped(spec, ctx, n_train, unit, trial_id, params)
+        if skipped is not None:
+            results.append(skipped)
             continue
         notify(Event("start", spec))
         fitted = fit_candidate(spec, params, X, y, plan, ctx, trial_id=trial_id)
@@ -63,7 +77,52 @@ def climb(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, plan: Fold
             unit = max(unit, trial.fit_seconds / max(spec.relative_cost, 1e-3))
         results.append(fitted)
         notify(Event("done", spec, trial))
+        curve = getattr(fitted.pipeline[-1], "history_", None) if isinstance(fitted, Fitted) else None
+        if curve:  # a model trained in epochs (the neural family): its per-epoch losses and validation scores
+            notify(Event("done", spec, trial, step="curve", payload=tuple(curve)))
     return results
+
+
+@dataclass(frozen=True)
+class _CandidateTask:
+    spec: ModelSpec
+    params: Mapping[str, Any]
+    data: tuple[Any, Any]  # the executor's handles to (X, y)
+    plan: FoldPlan
+    ctx: FitContext
+    trial_id: str
+
+
+def _fit_candidate_task(task: _CandidateTask) -> Fitted | Trial:
+    X, y = resolve(task.data[0]), resolve(task.data[1])
+    return fit_candidate(task.spec, task.params, X, y, task.plan, task.ctx, trial_id=task.trial_id)
+
+
+def _climb_parallel(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext,
+                    ids: TrialIds, executor: Executor) -> list[Fitted | Trial]:
+    notify = ctx.listener or (lambda e: None)
+    n_train = len(plan.folds[0].fit)
+    results: list[Fitted | Trial | None] = []
+    tasks: list[_CandidateTask] = []
+    data = (executor.share(X), executor.share(y))
+    worker_ctx = replace(ctx.for_worker(), n_jobs=executor.threads_per_task)
+    for spec in specs:
+        trial_id, params = ids.new(spec.name), spec.params(size_scale=ctx.size_scale)
+        skipped = _skipped(spec, ctx, n_train, 0.0, trial_id, params)
+        if skipped is not None:
+            results.append(skipped)
+            continue
+        notify(Event("start", spec))
+        results.append(None)
+        tasks.append(_CandidateTask(spec, params, data, plan, worker_ctx, trial_id))
+    fitted = iter(executor.map(_fit_candidate_task, tasks))
+    out: list[Fitted | Trial] = []
+    for task_spec, result in zip(specs, results, strict=True):
+        if result is None:
+            result = next(fitted)
+            notify(Event("done", task_spec, result.trial if isinstance(result, Fitted) else result))
+        out.append(result)
+    return out
 
 
 def cross_validate(trial: Trial, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext, *,

@@ -57,9 +57,10 @@ def seed_scores(trial: Trial, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, p
     return run_folds(spec, trial.params, X, y, replace(plan, early_stopping=False), ctx, executor=executor).scores
 
 
-def choose_with_seeds(board: Leaderboard) -> Choice:
-    """The one-standard-error choice on the seed scores (mean and spread over seeds, and folds on small data)."""
+def choose_with_seeds(board: Leaderboard, rule: str = "simplest") -> Choice:
+    """The choice (``rule``: simplest within one standard error, or best) on the seed scores (mean and spread over
+    seeds, and folds on small data)."""
     if not any(len(t.seed_scores) > 1 for t in board.trials):
-        return board.choose()
+        return board.choose(rule=rule)
     seeded = Leaderboard(tuple(replace(t, cv_scores=()) for t in board.trials), board.metric)
-    return seeded.choose()
+    return seeded.choose(rule=rule)

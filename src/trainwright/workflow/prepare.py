@@ -27,6 +27,7 @@ from trainwright.data import (
     make_split,
     rows_of,
 )
+from trainwright.data.times import check_time_column
 from trainwright.evaluation import check_metric
 from trainwright.exceptions import DataError, Problem
 from trainwright.hygiene import audit_split, preflight, with_split_findings
@@ -52,11 +53,15 @@ class Prepared:
 def _door_problems(frame: pd.DataFrame, cfg: Config) -> tuple[list[Problem], Task | None]:
     """Every problem with the columns and the target at once; the task when the target is usable."""
     problems = check_columns(frame, {"group": cfg.split.group_column, "time": cfg.split.time_column})
+    if cfg.split.time_column and cfg.split.time_column in frame.columns:
+        problems += [p for p in (check_time_column(frame[cfg.split.time_column]),) if p is not None]
     first = check_target(frame, cfg.target, classification=False)
-    problems += [p for p in first.problems if p.code in {"target.absent", "target.all_missing", "target.not_finite"}]
+    problems += [p for p in first.problems if p.code in {"target.absent", "target.all_missing", "target.not_finite",
+                                                                  "target.too_large"}]
     if problems:
         return problems, None
-    task = infer_task(frame[cfg.target], kind=cfg.task, metric=cfg.metric, positive_label=cfg.positive_label, beta=cfg.beta)
+    task = infer_task(frame[cfg.target], kind=cfg.task, metric=cfg.metric, positive_label=cfg.positive_label, beta=cfg.beta,
+                      costs=cfg.costs)
     return problems, task
 
 
@@ -86,7 +91,7 @@ def prepare(data: str | Path | pd.DataFrame, cfg: Config) -> Prepared:
             fix="check the column roles with 'trainwright audit', or set roles in the config")])
     if task.is_classification and len(checked.keep) != len(frame):
         task = infer_task(frame[cfg.target], kind=task.kind.value, metric=task.metric,
-                          positive_label=cfg.positive_label, beta=cfg.beta)
+                          positive_label=cfg.positive_label, beta=cfg.beta, costs=cfg.costs)
     X = coerce_frame(frame, schema, strict=False)
     y = task.encode(frame[cfg.target])
     return Prepared(source, frame, X, y, task, schema, checked.notes, fingerprints)

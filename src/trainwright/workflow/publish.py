@@ -15,6 +15,7 @@ from trainwright.data import rows_of
 from trainwright.drift import build_profile
 from trainwright.fileio import jsonable
 from trainwright.lineage import lineage
+from trainwright.tracking.stale import write_owner
 from trainwright.training import Event, predict_matrix
 from trainwright.workflow.prepare import Prepared
 from trainwright.workflow.result import TrainResult
@@ -62,6 +63,7 @@ def publish_bundle(run: RunState, result: TrainResult, pipeline: Any) -> None:
     tmp = result.run_dir.with_name(f".{run.run_id}.partial")
     tmp.mkdir(parents=True)
     try:
+        write_owner(tmp)  # a later run removes this folder if this process is killed (tracking/stale.py)
         with timed(run, "bundle_s"):
             _write_run(tmp, result, run.prep, pipeline)
         os.replace(tmp, result.run_dir)

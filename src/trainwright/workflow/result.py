@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,28 @@ class TrainResult:
     @property
     def test_score(self) -> float:
         return self.test_scores[self.task.metric]
+
+    @cached_property
+    def test_interval(self) -> dict[str, Any] | None:
+        """95% percentile-bootstrap interval of the test score (``low``, ``high``, ``n_boot``), from the test
+        predictions the run kept; None before the analysis step or on too few rows."""
+        from trainwright.evaluation.report_parts import bootstrap_interval
+
+        data = self.report_data
+        if data is None:
+            return None
+        return bootstrap_interval(data.y_test, data.test_pred, self.task, random_state=self.config.seed)
+
+    def __repr__(self) -> str:
+        interval = self.test_interval
+        ci = f" [{interval['low']:.4f}, {interval['high']:.4f}]" if interval else ""
+        lines = [f"TrainResult(run_id={self.run_id!r})",
+                 f"  task:    {self.task.kind.value} · target {self.task.target!r} · metric {self.task.metric}",
+                 f"  chosen:  {self.choice.chosen} ({self.chosen.name}) of {len(self.leaderboard.trials)} trials",
+                 f"  test:    {self.task.metric} = {self.test_score:.4f}{ci} on {len(self.split.test)} rows",
+                 f"  bundle:  {self.bundle}",
+                 f"  report:  {self.report_path or self.run_dir / 'report.html'}"]
+        return "\n".join(lines)
 
     def oof_predictions(self, trial_id: str) -> pd.DataFrame:
         """The predictions trial ``trial_id`` made on rows it was not fitted on (the validation part for a hold-out

@@ -4,6 +4,7 @@ one test. Each takes the run's state and goes through the fold engine."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -13,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from trainwright.config import Config
-from trainwright.data import Split, choice_folds, holdout_plan
+from trainwright.data import FoldPlan, Split, Task, choice_folds, holdout_plan
 from trainwright.evaluation import Leaderboard, Trial, TrialIds, score_all
 from trainwright.models import get_spec
 from trainwright.training import (
@@ -30,7 +31,7 @@ from trainwright.training.oof import OutOfFold
 from trainwright.training.seeds import seed_candidates, seed_plan, seed_scores, seed_values
 from trainwright.workflow.prepare import Prepared
 
-__all__ = ["RunState", "ladder", "refit_and_test", "timed", "with_cv", "with_seeds"]
+__all__ = ["RunState", "decision_task", "ladder", "refit_and_test", "timed", "with_cv", "with_seeds"]
 
 
 def _cv_candidates(trials: list[Trial], metric: str, top: int) -> list[Trial]:
@@ -53,14 +54,17 @@ class RunState:
     timings: dict[str, float] = field(default_factory=dict)
     oof: OutOfFold = field(default_factory=lambda: OutOfFold({}))
     schemes: dict[str, str] = field(default_factory=dict)
+    holdout_pred: dict[str, np.ndarray] = field(default_factory=dict)  # trial id -> its validation predictions
+    cv_plan: FoldPlan | None = None  # the k folds every cross-validated candidate shares
 
     @property
     def n_choice(self) -> int:
         return len(self.split.train) + len(self.split.validation)
 
-    @property
+    @functools.cached_property
     def choice_rows(self) -> tuple[pd.DataFrame, np.ndarray]:
-        """Train then validation rows: a slice of the frame ordered by part, shared, not copied."""
+        """Train then validation rows: a slice of the frame ordered by part, shared, not copied (and the same
+        objects every time, so an executor sends them to its workers once)."""
         return self.prep.X.iloc[:self.n_choice], self.prep.y[:self.n_choice]
 
     def keep_oof(self, trial_id: str, positions: np.ndarray, pred: np.ndarray) -> None:
@@ -76,10 +80,11 @@ def ladder(run: RunState, specs: list[Any]) -> list[Trial]:
     X, y = run.choice_rows
     plan = holdout_plan(len(run.split.train), len(run.split.validation), seed=run.cfg.seed)
     run.schemes["holdout"] = f"train {len(run.split.train)} rows, validation {len(run.split.validation)} rows"
-    results = climb(specs, X, y, plan, run.ctx, ids=TrialIds())
+    results = climb(specs, X, y, plan, run.ctx, ids=TrialIds(), executor=run.executor)
     for fitted in results:
         if isinstance(fitted, Fitted):
             run.keep_oof(fitted.trial.trial_id, plan.folds[0].held_out, fitted.val_pred)
+            run.holdout_pred[fitted.trial.trial_id] = fitted.val_pred
     return [r.trial if isinstance(r, Fitted) else r for r in results]
 
 
@@ -91,6 +96,7 @@ def with_cv(run: RunState, trials: list[Trial]) -> list[Trial]:
     X, y = run.choice_rows
     plan = choice_folds(run.split, X.index, y, n_folds=n_folds, classification=run.prep.task.is_classification)
     run.schemes["cv"] = plan.describe()
+    run.cv_plan = plan
     updated = {t.trial_id: t for t in trials}
     for trial in _cv_candidates(trials, run.prep.task.metric, settings.cv_top):
         spec = get_spec(trial.name)
@@ -133,13 +139,19 @@ def _note(trial: Trial, text: str) -> str:
     return f"{trial.message}; {text}" if trial.message else text
 
 
+def decision_task(run: RunState, trial: Trial) -> Task:
+    """The task as the chosen trial decides it: with its tuned threshold, when it has one."""
+    return run.prep.task if trial.threshold is None else replace(run.prep.task, threshold=trial.threshold)
+
+
 def refit_and_test(run: RunState, trial: Trial) -> tuple[Any, dict[str, float], np.ndarray]:
-    """Refit the chosen candidate on train+validation; score it once on the untouched test part."""
+    """Refit the chosen candidate on train+validation; score it once on the untouched test part (at the decision
+    threshold fixed before the test)."""
     X, y = run.choice_rows
     pipeline, _, _ = fit_pipeline(get_spec(trial.name), run.ctx, X, y, trial.params)
     X_test, y_test = run.prep.X.iloc[run.n_choice:], run.prep.y[run.n_choice:]
     pred = predict_matrix(pipeline, X_test, run.prep.task)
-    return pipeline, score_all(y_test, pred, run.prep.task), pred
+    return pipeline, score_all(y_test, pred, decision_task(run, trial)), pred
 
 
 def timed(run: RunState, key: str, step: str | None = None) -> Any:

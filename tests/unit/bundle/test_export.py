@@ -43,23 +43,26 @@ def test_lightgbm_onnx_matches_pipeline(lightgbm_bundle, tmp_path):
     assert info["classes"] == list(model.task.classes) and info["missing_category"] == ""
 
 
-def test_linear_pipeline_is_refused_clearly(titanic_bundle, tmp_path):
-    model = load(titanic_bundle)
+def test_linear_pipeline_converts_with_its_skewness_transformer(tmp_path):
+    """SkewedLog1p and the imputer's missing indicators have converters: the linear rung exports, missing and
+    unseen categories included."""
+    from tests.unit.bundle.test_export_ladder import ladder_bundle
+
+    model = load(ladder_bundle(tmp_path / "linear", "titanic", "survived", "linear"))
     assert model.metadata["model"] == "linear"
-    with pytest.raises(BundleError, match="does not convert to ONNX") as excinfo:
-        export_onnx(model, tmp_path / "onnx")
-    problem = excinfo.value.problems[0]
-    assert problem.code == "export.onnx_unsupported" and "LogisticRegression" in problem.column
-    assert "SkewedLog1p" in problem.message and "mlflow" in problem.fix
-    assert not (tmp_path / "onnx").exists()
+    result = export_onnx(model, tmp_path / "onnx", rows=_rows())
+    assert result.max_abs_difference <= 1e-5
 
 
-def test_export_cli_onnx_and_refusal(lightgbm_bundle, titanic_bundle, tmp_path, capsys):
+def test_export_cli_onnx_and_refusal(lightgbm_bundle, tmp_path, capsys):
+    from tests.unit.bundle.test_export_ladder import ladder_bundle
+
     assert main(["export", str(lightgbm_bundle), "--format", "onnx", "-o", str(tmp_path / "out")]) == 0
     assert (tmp_path / "out" / "model.onnx").stat().st_size > 1000
-    assert main(["export", str(titanic_bundle), "--format", "onnx", "-o", str(tmp_path / "no")]) == 4
+    dummy = ladder_bundle(tmp_path / "dummy", "titanic", "survived", "dummy")
+    assert main(["export", str(dummy), "--format", "onnx", "-o", str(tmp_path / "no")]) == 4
     err = capsys.readouterr().err
-    assert "does not convert to ONNX" in err and "Traceback" not in err
+    assert "not exported to ONNX" in err and "predicts a constant" in err and "Traceback" not in err
 
 
 def test_mlflow_pyfunc_export_predicts_the_same(lightgbm_bundle, tmp_path):

@@ -65,6 +65,7 @@ def test_binary_metrics_match_sklearn(credit: tuple[Task, np.ndarray, np.ndarray
         "precision": skm.precision_score(is_pos, label),
         "recall": skm.recall_score(is_pos, label),
         "mcc": skm.matthews_corrcoef(is_pos, label),
+        "cost": 1 - skm.accuracy_score(is_pos, label),  # without a cost matrix: the error rate
     }
     scores = score_all(y, proba, task)
     assert set(scores) == set(expected)
@@ -128,7 +129,7 @@ def test_log_loss_with_a_class_absent_from_y(penguins: tuple[Task, np.ndarray, n
 
 
 def test_direction_of_metrics() -> None:
-    assert {n for n, m in METRICS.items() if not m.greater_is_better} == {"log_loss", "brier", "rmse", "mae", "median_ae"}
+    assert {n for n, m in METRICS.items() if not m.greater_is_better} == {"log_loss", "brier", "cost", "rmse", "mae", "median_ae"}
 
 
 def test_bootstrap_se_is_a_resampling_standard_error(credit: tuple[Task, np.ndarray, np.ndarray]) -> None:

@@ -69,10 +69,16 @@ def _build(ctx: BuildContext, params: Mapping[str, Any]) -> Any:
     return CentroidClassifier(temperature=params["temperature"])
 
 
+def _space(ctx: BuildContext) -> dict[str, Any]:
+    from optuna.distributions import FloatDistribution
+
+    return {"temperature": FloatDistribution(0.1, 10.0, log=True)}
+
+
 CENTROID = ModelSpec(
     name="centroid", family="centroid", rung=2, build=_build, needs=FeatureNeeds(scale=True),
     tasks=frozenset({TaskKind.BINARY, TaskKind.MULTICLASS}), defaults={"temperature": 1.0},
-    search_space={"temperature": ("log", 0.1, 10.0)}, relative_cost=0.5, description="nearest class centroid",
+    search_space=_space, relative_cost=0.5, description="nearest class centroid",
     serializer=SERIALIZER,
 )
 

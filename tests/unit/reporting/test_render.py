@@ -34,6 +34,9 @@ SAMPLES = {
     "predicted_vs_actual": {"actual": [1, 2, 3, 4], "predicted": [1.1, 1.9, 3.2, 3.7]},
     "residuals": {"actual": [1, 2, 3, 4], "predicted": [1.1, 1.9, 3.2, 3.7]},
     "importance": {"features": ["a", "b"], "values": [0.2, 0.05], "stds": [0.01, 0.01]},
+    "residuals_by_feature": {"panels": [
+        {"feature": "x", "kind": "numeric", "x": [1, 2, 3], "residual": [0.1, -0.2, 0.05], "n_missing": 0},
+        {"feature": "c", "kind": "categorical", "categories": ["a", "b"], "residuals": [[0.1, -0.1], [0.3]]}]},
     "learning_curve": {"metric": "roc_auc", "n_rows": [10, 20, 40], "train_scores": [1, 0.95, 0.93],
                        "val_scores": [0.7, 0.8, 0.85]},
 }

@@ -212,13 +212,11 @@ def _dispatch(writer: RunWriter, message: tuple[Any, ...]) -> Any:
 
 
 def _warm_up(model_kwargs: ModelKwargs | None) -> None:
-    """Import now what logging the model needs (MLflow's pyfunc flavour, the bundle's manifest check), while the run
-    trains on the other core, instead of at the end, when the trainer waits for the writer."""
+    """Import now what logging the model needs (MLflow's pyfunc flavour; the model-arguments function's module was
+    imported when the writer started), while the run trains on the other core, instead of at the end, when the
+    trainer waits for the writer."""
     with contextlib.suppress(Exception):
         import mlflow.pyfunc  # noqa: F401
-
-        if model_kwargs is not None:
-            import trainwright.bundle.pyfunc  # noqa: F401
 
 
 def serve(conn: Any, uri: str, experiment: str, model_kwargs: ModelKwargs | None) -> None:

@@ -23,7 +23,8 @@ from trainwright.bundle._native import (
     split_native,
     write_native_info,
 )
-from trainwright.exceptions import BundleError, Problem, check_bundle_dir
+from trainwright.bundle.manifest import BUNDLE_FORMAT, MANIFEST_FILE, verify_manifest
+from trainwright.exceptions import BundleError, Problem
 from trainwright.features import image, transformers
 from trainwright.fileio import sha256_file
 from trainwright.models import serializers
@@ -33,9 +34,7 @@ __all__ = ["BASE_TRUSTED_TYPES", "BUNDLE_FORMAT", "PIPELINE_FILE", "read_json", 
 
 # 2: a natively stored estimator is described by its serializer's name in native.json and leaves a passthrough
 # placeholder in the skops pipeline (format 1 kept the library's scikit-learn wrapper in the skops file)
-BUNDLE_FORMAT = "trainwright-bundle/2"
 PIPELINE_FILE = "pipeline.skops"
-MANIFEST_FILE = "manifest.json"
 
 # Types outside skops' defaults that every pipeline may contain, whatever its model: trainwright's own feature
 # transformers (the public classes of features/transformers.py) and what the preprocessing holds.
@@ -89,35 +88,6 @@ def write_bundle(directory: Path, pipeline: Any, documents: Mapping[str, Any]) -
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
-
-
-def verify_manifest(directory: Path) -> dict[str, str]:
-    """Every file the manifest names exists with the same SHA-256; no unlisted files. Returns name -> hash."""
-    directory = Path(directory)
-    check_bundle_dir(directory)
-    try:
-        manifest = json.loads((directory / MANIFEST_FILE).read_text(encoding="utf-8"))
-        files: dict[str, str] = manifest["files"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise BundleError(f"{directory} has no readable {MANIFEST_FILE}", [Problem(
-            "bundle.no_manifest", "the bundle is incomplete or not a trainwright bundle", fix="re-export the model")]) from None
-    if manifest.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"unsupported bundle format {manifest.get('format')!r} in {directory}", [Problem(
-            "bundle.format", f"this trainwright reads {BUNDLE_FORMAT}", column=MANIFEST_FILE,
-            fix="retrain, or load it with the trainwright version that wrote it")])
-    problems = []
-    for name, expected in files.items():
-        path = directory / name
-        if not path.is_file():
-            problems.append(Problem("bundle.file_missing", "file listed in the manifest is missing", column=name))
-        elif sha256_file(path) != expected:
-            problems.append(Problem("bundle.file_changed", "file differs from the manifest (SHA-256)", column=name,
-                                    fix="the bundle was modified after it was written; restore it from the run"))
-    extra = sorted(p.name for p in directory.iterdir() if p.is_file() and p.name not in files and p.name != MANIFEST_FILE)
-    problems += [Problem("bundle.file_unlisted", "file not in the manifest", column=n, fix="remove it") for n in extra]
-    if problems:
-        raise BundleError(f"bundle at {directory} failed its integrity check", problems)
-    return files
 
 
 def read_json(directory: Path, name: str) -> Any:

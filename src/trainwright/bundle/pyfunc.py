@@ -11,8 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from trainwright.bundle._format import verify_manifest
-from trainwright.bundle.model import load
+from trainwright.bundle.manifest import verify_manifest
 from trainwright.lineage import package_version
 
 __all__ = ["TrainwrightPyfunc", "pip_requirements", "pyfunc_kwargs", "pyfunc_log_kwargs", "save_pyfunc"]
@@ -32,6 +31,10 @@ class TrainwrightPyfunc:
 
         class _Model(base):  # type: ignore[misc, valid-type]
             def load_context(self, context: Any) -> None:
+                from trainwright.bundle.model import (
+                    load,  # here, not at import: the tracking writer imports this
+                )
+
                 self.model = load(context.artifacts["bundle"])
 
             # MLflow reads these hints (pd.DataFrame is one it accepts without a warning); the bundle still checks
@@ -60,6 +63,8 @@ def pyfunc_kwargs(bundle_dir: str | Path, *, load_check: bool = True) -> dict[st
     tracking writer (``tracking/signature.py``).
     """
     if load_check:
+        from trainwright.bundle.model import load
+
         load(bundle_dir)
     else:
         verify_manifest(Path(bundle_dir))

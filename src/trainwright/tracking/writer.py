@@ -211,7 +211,7 @@ def _dispatch(writer: RunWriter, message: tuple[Any, ...]) -> Any:
     raise ValueError(f"unknown tracking message {kind!r}")
 
 
-def _warm_up(model_kwargs: ModelKwargs | None) -> None:
+def _warm_up() -> None:
     """Import now what logging the model needs (MLflow's pyfunc flavour; the model-arguments function's module was
     imported when the writer started), while the run trains on the other core, instead of at the end, when the
     trainer waits for the writer."""
@@ -229,7 +229,7 @@ def serve(conn: Any, uri: str, experiment: str, model_kwargs: ModelKwargs | None
             writer = RunWriter(Store(uri, experiment).open(), model_kwargs)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
-        _warm_up(model_kwargs)
+        _warm_up()
         while True:
             try:
                 message = conn.recv()

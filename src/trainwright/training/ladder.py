@@ -18,7 +18,7 @@ from trainwright.training.events import Event
 from trainwright.training.executor import Executor, resolve
 from trainwright.training.fit import Fitted, failed_trial, fit_candidate
 
-__all__ = ["climb", "cross_validate", "expected_seconds"]
+__all__ = ["CandidateTask", "climb", "cross_validate", "expected_seconds"]
 
 
 def expected_seconds(spec: ModelSpec, unit_seconds: float) -> float:
@@ -84,7 +84,10 @@ def climb(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, plan: Fold
 
 
 @dataclass(frozen=True)
-class _CandidateTask:
+class CandidateTask:
+    """One hold-out fit as an executor item (picklable: the worker's context has no listener); the ladder's and the
+    search's."""
+
     spec: ModelSpec
     params: Mapping[str, Any]
     data: tuple[Any, Any]  # the executor's handles to (X, y)
@@ -93,7 +96,7 @@ class _CandidateTask:
     trial_id: str
 
 
-def _fit_candidate_task(task: _CandidateTask) -> Fitted | Trial:
+def _fit_candidate_task(task: CandidateTask) -> Fitted | Trial:
     X, y = resolve(task.data[0]), resolve(task.data[1])
     return fit_candidate(task.spec, task.params, X, y, task.plan, task.ctx, trial_id=task.trial_id)
 
@@ -103,7 +106,7 @@ def _climb_parallel(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, 
     notify = ctx.listener or (lambda e: None)
     n_train = len(plan.folds[0].fit)
     results: list[Fitted | Trial | None] = []
-    tasks: list[_CandidateTask] = []
+    tasks: list[CandidateTask] = []
     data = (executor.share(X), executor.share(y))
     worker_ctx = replace(ctx.for_worker(), n_jobs=executor.threads_per_task)
     for spec in specs:
@@ -114,7 +117,7 @@ def _climb_parallel(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, 
             continue
         notify(Event("start", spec))
         results.append(None)
-        tasks.append(_CandidateTask(spec, params, data, plan, worker_ctx, trial_id))
+        tasks.append(CandidateTask(spec, params, data, plan, worker_ctx, trial_id))
     fitted = iter(executor.map(_fit_candidate_task, tasks))
     out: list[Fitted | Trial] = []
     for task_spec, result in zip(specs, results, strict=True):

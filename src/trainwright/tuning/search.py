@@ -36,6 +36,7 @@ from trainwright.training import Fitted, fit_candidate, fit_fold, run_folds
 from trainwright.training.engine import FitContext, FoldFit, out_of_fold
 from trainwright.training.executor import Executor, resolve
 from trainwright.training.fit import failed_trial
+from trainwright.training.ladder import CandidateTask
 from trainwright.tuning.study import grid_points, make_pruner, make_sampler, open_study
 
 __all__ = ["SearchResult", "SearchTrial", "search"]
@@ -112,7 +113,7 @@ def _with_rounds(spec: ModelSpec, params: dict[str, Any], base: Mapping[str, Any
     return {**params, "n_estimators": int(min(max(rounds, 20), int(spec.defaults.get("n_estimators", rounds)) * 2))}
 
 
-def _on_holdout(spec: ModelSpec, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan,
+def _on_holdout(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan,
                 ctx: FitContext, trial_id: str) -> tuple[Trial, np.ndarray | None, np.ndarray | None]:
     fitted = fit_candidate(spec, params, X, y, plan, ctx, trial_id=trial_id)
     if isinstance(fitted, Fitted):
@@ -120,7 +121,7 @@ def _on_holdout(spec: ModelSpec, params: dict[str, Any], X: pd.DataFrame, y: np.
     return fitted, None, None
 
 
-def _on_folds(spec: ModelSpec, params: dict[str, Any], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan,
+def _on_folds(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan,
               ctx: FitContext, trial_id: str, asked: Any, executor: Executor | None
               ) -> tuple[Trial, np.ndarray | None, np.ndarray | None]:
     """Fold by fold with a report to the pruner after each (or all folds at once on a process pool)."""
@@ -206,7 +207,7 @@ def search(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx:
             params = spec.params(one.params, size_scale=ctx.size_scale)
             if len(plan) > 1:
                 params = _with_rounds(spec, params, base_params)
-            tasks.append(_TrialTask(spec, params, data or (X, y), plan, worker_ctx, trial_id))
+            tasks.append(CandidateTask(spec, params, data or (X, y), plan, worker_ctx, trial_id))
         if batch > 1 and executor is not None:
             results = executor.map(_fit_task, tasks)
         elif len(plan) == 1:
@@ -226,19 +227,7 @@ def search(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx:
     return SearchResult(spec.name, tuple(done), sum(t.state.is_finished() for t in study.trials), stopped)
 
 
-@dataclass(frozen=True)
-class _TrialTask:
-    """One hold-out trial as an executor item (picklable: the worker's context has no listener)."""
-
-    spec: ModelSpec
-    params: dict[str, Any]
-    data: tuple[Any, Any]  # the executor's handles to (X, y)
-    plan: FoldPlan
-    ctx: FitContext
-    trial_id: str
-
-
-def _fit_task(task: _TrialTask) -> tuple[Trial, np.ndarray | None, np.ndarray | None]:
+def _fit_task(task: CandidateTask) -> tuple[Trial, np.ndarray | None, np.ndarray | None]:
     X, y = resolve(task.data[0]), resolve(task.data[1])
     return _on_holdout(task.spec, task.params, X, y, task.plan, task.ctx, task.trial_id)
 

@@ -106,6 +106,11 @@ PRESETS: dict[str, PresetSettings] = {
 # the ladder when the data has an image column and no models were named: a baseline on downsampled pixels (the
 # linear model), then the CNN; tabular rungs read 16x16 pixels as columns and add little but time
 IMAGE_MODELS: tuple[str, ...] = ("dummy", "linear", "cnn")
+# the ladder for a folder (or column) of audio clips when no models were named (data/audio.py, features/audio.py)
+AUDIO_MODELS: tuple[str, ...] = ()
+# rungs added to the preset's ladder when the data has a free-text column and no models were named: learned word
+# vectors, a sequence model, pretrained sentence embeddings, fine-tuned MiniLM (models/text*.py)
+TEXT_MODELS: tuple[str, ...] = ()
 
 
 class Config(_Strict):

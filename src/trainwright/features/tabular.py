@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -15,7 +14,8 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler,
 
 from trainwright.data import Role, Schema
 from trainwright.features.image import ImagePixels
-from trainwright.features.transformers import AsFloat32, DatetimeFeatures, SkewedLog1p, TextSVD
+from trainwright.features.text import text_block
+from trainwright.features.transformers import AsFloat32, DatetimeFeatures, SkewedLog1p
 
 __all__ = ["HIGH_CARDINALITY", "FeatureNeeds", "build_preprocessor"]
 
@@ -33,6 +33,7 @@ class FeatureNeeds:
     sparse: bool = False  # a sparse matrix may reach the model (TF-IDF kept sparse)
     float32: bool = False  # the model computes in float32 without copying (scaled blocks only: values near 1)
     image_size: int = 16  # image-path columns become image_size x image_size pixels (features/image.py)
+    text: str = "auto"  # how a free-text column becomes features (features/text.py): "auto" = TF-IDF or its SVD
     uses_features: bool = True  # False for baselines that ignore X: no preprocessing at all, no matrix
 
 
@@ -85,14 +86,7 @@ def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFram
         steps = _then_scaled(needs, [DatetimeFeatures(), SimpleImputer(strategy="median", keep_empty_features=True)])
         transformers.append(("date", make_pipeline(*steps), dates))
     for col in schema.names(Role.TEXT):
-        if needs.sparse:
-            text: object = TfidfVectorizer(max_features=20_000, ngram_range=(1, 2), sublinear_tf=True, min_df=2,
-                                           dtype=dtype)
-        else:
-            text = TextSVD(random_state=random_state)
-            if needs.scale:
-                text = make_pipeline(text, *_scaled(needs))
-        transformers.append((f"text_{col}", text, col))
+        transformers.append((f"text_{col}", text_block(needs, dtype, _scaled(needs), random_state), col))
     for col in schema.names(Role.IMAGE):
         transformers.append((f"image_{col}", ImagePixels(size=needs.image_size), col))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.3 if needs.sparse else 0.0,

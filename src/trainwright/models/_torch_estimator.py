@@ -112,7 +112,6 @@ class NeuralEstimator(BaseEstimator):
         import torch
 
         from trainwright.models._torch_loop import seeded, train_module
-        from trainwright.models._torch_nets import augmenter, build_network
 
         Xa = _dense32(X)
         self.n_features_in_ = Xa.shape[1]
@@ -120,7 +119,7 @@ class NeuralEstimator(BaseEstimator):
             self.image_size_ = _image_size(Xa.shape[1])
         target = self._targets(y, fitting=True)
         with seeded(int(self.random_state), deterministic=self.deterministic, n_threads=self.n_jobs):
-            module = build_network(self.architecture())
+            module = self._build_module()
             loss_fn = self._loss(target)
             validate = None
             if eval_set is not None:
@@ -129,12 +128,25 @@ class NeuralEstimator(BaseEstimator):
                 validate = self._validator(Xv, yv)
             result = train_module(module, loss_fn, torch.from_numpy(Xa), torch.from_numpy(target),
                                   self._settings(eval_set is not None), validate=validate,
-                                  augment=augmenter(self.augment, self.architecture()) if self.network == "cnn" else None)
+                                  augment=self._augmenter())
         self.module_ = module.to("cpu").eval()
         self.best_epoch_ = int(result.best_epoch)
         self.history_ = result.history
         self.stopped_ = result.stopped
         return self
+
+    def _build_module(self) -> Any:
+        """A fresh network for ``architecture()``; a subclass with its own networks overrides this (and
+        ``architecture``), so a new architecture needs no edit here."""
+        from trainwright.models._torch_nets import build_network
+
+        return build_network(self.architecture())
+
+    def _augmenter(self) -> Any:
+        """The batch augmentation ``(x, generator) -> x`` during training, or None."""
+        from trainwright.models._torch_nets import augmenter
+
+        return augmenter(self.augment, self.architecture()) if self.network == "cnn" else None
 
     def _validator(self, Xv: Any, yv: Any) -> Any:
         import torch

@@ -18,8 +18,7 @@ from typing import Any
 import pandas as pd
 
 from trainwright.bundle.pyfunc import pyfunc_log_kwargs
-from trainwright.config import IMAGE_MODELS, Config, load_config
-from trainwright.data import Role
+from trainwright.config import Config, load_config
 from trainwright.evaluation import Leaderboard
 from trainwright.exceptions import Problem, TrainingError
 from trainwright.fileio import atomic_output
@@ -29,6 +28,7 @@ from trainwright.tracking.stale import OWNER_FILE, sweep_run_folders
 from trainwright.training import Event, Executor, FitContext, Listener, broadcast, make_executor
 from trainwright.training.analysis import analyse
 from trainwright.training.events import RunFiles, RunStart
+from trainwright.workflow.ladders import default_model_names
 from trainwright.workflow.prepare import Prepared, prepare, prepared_and_split
 from trainwright.workflow.publish import publish_bundle, run_summary
 from trainwright.workflow.result import TrainResult
@@ -83,8 +83,7 @@ def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config:
     except BaseException:
         getattr(tracker, "close", lambda: None)()  # no run was started: stop the tracking writer, record nothing
         raise
-    if cfg.models is None and prep.schema.names(Role.IMAGE):  # images climb their own ladder (config.IMAGE_MODELS)
-        specs = resolve([n for n in IMAGE_MODELS if n not in cfg.exclude_models] or list(cfg.model_names))
+    specs = resolve(default_model_names(prep.schema, cfg))  # images, audio, text: their own rungs (ladders.py)
     notify(Event("done", None, step="prepare", payload=prep))
     executor = executor or make_executor(cfg.workers, backend=cfg.backend, address=cfg.ray_address)
     ctx = FitContext(schema=prep.schema, task=prep.task, random_state=cfg.seed,

@@ -1,0 +1,26 @@
+"""Which rungs climb when the user named no models: the preset's tabular ladder, or the ladder of the input's kind
+(images, audio clips, free text), each defined in ``config``. A named ``--models`` list always wins."""
+
+from __future__ import annotations
+
+from trainwright.config import AUDIO_MODELS, IMAGE_MODELS, TEXT_MODELS, Config
+from trainwright.data import Role, Schema
+
+__all__ = ["default_model_names"]
+
+
+def default_model_names(schema: Schema, cfg: Config) -> list[str]:
+    """The model names to climb for ``schema`` under ``cfg`` (``cfg.model_names`` unless the input's kind has its
+    own ladder and no models were named)."""
+    named = list(cfg.model_names)
+    if cfg.models is not None:
+        return named
+    kept = lambda names: [n for n in names if n not in cfg.exclude_models]  # noqa: E731
+    if schema.names(Role.IMAGE):  # tabular rungs read 16x16 pixels as columns and add little but time
+        return kept(IMAGE_MODELS) or named
+    audio = getattr(Role, "AUDIO", None)
+    if audio is not None and AUDIO_MODELS and schema.names(audio):
+        return kept(AUDIO_MODELS) or named
+    if TEXT_MODELS and schema.names(Role.TEXT):  # text rungs join the preset's ladder
+        return named + [n for n in kept(TEXT_MODELS) if n not in named]
+    return named

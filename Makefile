@@ -1,5 +1,5 @@
 # make quickstart : fresh machine -> .venv, install, train on the bundled titanic data
-# make test       : install the test extras (and Chromium when it can), lint, layer contracts, pytest
+# make test       : install the test extras (and Chromium and espeak-ng when it can), lint, layer contracts, pytest
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +9,7 @@ PIP := $(PY) -m pip --disable-pip-version-check -q
 TORCH := torch==2.13.0
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: quickstart install test test-install browser lint test-slow bench clean
+.PHONY: quickstart install test test-install browser speech lint test-slow bench clean
 
 quickstart: install
 	$(VENV)/bin/trainwright train datasets/titanic.csv --target survived --preset quick
@@ -40,15 +40,26 @@ browser:
 	  else echo "chromium not found and cannot install it here; browser tests will fail and say how"; fi; \
 	fi
 
+# The audio tests speak digits with Debian's espeak-ng; install it when we can (root with apt-get), as the browser.
+speech:
+	@if ! command -v espeak-ng >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing espeak-ng (apt-get)"; \
+	    (apt-get install -y -q espeak-ng >/dev/null 2>&1 || \
+	     (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q espeak-ng >/dev/null 2>&1)) || \
+	     echo "could not install espeak-ng; audio tests will fail and say how to install it"; \
+	  else echo "espeak-ng not found and cannot install it here; audio tests will fail and say how"; fi; \
+	fi
+
 lint: test-install
 	$(VENV)/bin/ruff check src tests bench examples
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy src
 
-test: test-install browser lint
+test: test-install browser speech lint
 	$(VENV)/bin/pytest -q
 
-test-slow: test-install browser
+test-slow: test-install browser speech
 	$(VENV)/bin/pytest -q -m slow
 
 bench: install

@@ -77,6 +77,7 @@ def train(
     ensemble_size: int | None = None,
     choose: Literal["simplest", "best"] | None = None,
     output_dir: str | Path | None = None,
+    tensorboard: str | Path | None = None,
     tracking: bool | None = None,
     tracking_uri: str | None = None,
     force: bool | None = None,
@@ -119,6 +120,7 @@ def train(
         ensemble_size: greedy ensemble selection rounds over out-of-fold predictions (0: none).
         choose: ``simplest`` within one standard error of the best (default), or ``best``.
         output_dir: where runs go (default ``runs``): ``<output_dir>/<run id>/`` holds bundle, report, leaderboard.
+        tensorboard: a folder for TensorBoard event files of the torch models' per-epoch curves (one per trial).
         tracking: log the run to MLflow (default True; ``TRAINWRIGHT_TRACKING=0`` turns it off too).
         tracking_uri: the MLflow store (default ``sqlite:///mlflow.db``, or ``MLFLOW_TRACKING_URI``).
         force: train even when the audit finds blocking problems.
@@ -140,6 +142,7 @@ def train(
                "search_models": tuple(search_models) if search_models is not None else None, "sampler": sampler,
                "search_scheme": search_scheme, "resume_study": resume_study, "ensemble_size": ensemble_size,
                "choose": choose, "output_dir": str(output_dir) if output_dir is not None else None,
+               "tensorboard": str(tensorboard) if tensorboard is not None else None,
                "tracking": tracking, "tracking_uri": tracking_uri, "force": force}
     overrides = {k: v for k, v in options.items() if v is not None}
     report: tuple[Listener, ...] = (*listeners, ReportWriter())  # the run report: runs/<id>/report.{html,md,json}

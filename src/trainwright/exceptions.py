@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "AUDIO_SUFFIXES",
     "EXIT_INTERRUPTED",
     "EXIT_USAGE",
     "IMAGE_SUFFIXES",
@@ -137,29 +138,33 @@ class GateFailed(TrainwrightError):
 
 # the files a folder of images may hold (data/images.py reads them); here so the door check needs no import
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
+# the audio clips a folder may hold (data/audio.py reads them with soundfile: libsndfile reads all of these)
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".ogg", ".oga", ".mp3", ".aif", ".aiff"})
+_MEDIA_SUFFIXES = IMAGE_SUFFIXES | AUDIO_SUFFIXES
 
 
-def _holds_images(folder: Path) -> bool:
-    """Images directly in ``folder`` or in its class sub-folders (one level down)."""
+def _holds_media(folder: Path) -> bool:
+    """Images or audio clips directly in ``folder`` or in its class sub-folders (one level down)."""
     for entry in folder.iterdir():
-        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES:
+        if entry.is_file() and entry.suffix.lower() in _MEDIA_SUFFIXES:
             return True
-        if entry.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in entry.iterdir() if f.is_file()):
+        if entry.is_dir() and any(f.suffix.lower() in _MEDIA_SUFFIXES for f in entry.iterdir() if f.is_file()):
             return True
     return False
 
 
 def check_data_file(path: str | Path) -> None:
-    """DataError unless ``path`` is an existing, non-empty file, or a folder of images (class sub-folders)."""
+    """DataError unless ``path`` is an existing, non-empty file, or a folder of images or audio clips (class
+    sub-folders)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file not found: {path}", [Problem("data.missing", f"no file at {path}", fix="check the path")])
     if path.is_dir():
-        if _holds_images(path):
+        if _holds_media(path):
             return
         raise DataError(f"{path} is a folder", [Problem(
-            "data.not_a_file", "expected a CSV, Parquet or JSON Lines file, or a folder of images",
-            fix="name a file, or a folder with one sub-folder of images per class")])
+            "data.not_a_file", "expected a CSV, Parquet or JSON Lines file, or a folder of images or audio clips",
+            fix="name a file, or a folder with one sub-folder of images (or audio clips) per class")])
     if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}", [Problem("data.empty", "the file has 0 bytes", fix="check the export that wrote it")])
 

@@ -30,8 +30,9 @@ DATA = {  # task kind -> (dataset, target, rows): binary with categoricals and m
     TaskKind.MULTICLASS: ("penguins", "species", None),
     TaskKind.REGRESSION: ("diabetes", "progression", None),
 }
-# every model that reads tables (a model tagged "images_only", the CNN, has its own tests in tests/integration/test_images.py)
-TABULAR = [spec for spec in all_specs() if "images_only" not in spec.tags]
+# every model that reads tables (models tagged "images_only" or "audio_only" have their own tests:
+# tests/integration/test_images.py, tests/unit/transfer/, tests/unit/audio/)
+TABULAR = [spec for spec in all_specs() if not {"images_only", "audio_only"} & spec.tags]
 CASES = [pytest.param(spec.name, kind, id=f"{spec.name}-{kind.value}") for spec in TABULAR for kind in DATA
          if spec.supports(kind)]
 

@@ -198,3 +198,58 @@ def test_serve_scores_an_uploaded_image(tmp_path: Path) -> None:
     assert ok.json()["prediction"] == "ring" and set(ok.json()["probabilities"]) == set(CLASSES)
     bad = asyncio.run(post(b"not an image"))
     assert bad.status_code == 422 and bad.json()["detail"][0]["type"] == "unreadable_image"
+
+
+def test_audit_of_an_image_folder_counts_sizes_and_modes_and_shows_thumbnails(tmp_path: Path) -> None:
+    import json
+
+    write_shapes(tmp_path / "imgs", 5, colour_class="ring")
+    proc = run_cli("audit", tmp_path / "imgs", "-o", tmp_path / "reports", cwd=tmp_path)  # no --target: 'label'
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "images in 2 colour modes" in " ".join(proc.stdout.split())
+    report = json.loads((tmp_path / "reports" / "imgs.audit.json").read_text())
+    (profile,) = report["data"]["audit"]["extra"]["images"]
+    assert profile["n_images"] == 15 and profile["sizes"] == {"12x12": 15}
+    assert profile["modes"] == {"L": 10, "RGB": 5} and profile["formats"] == {"PNG": 10, "JPEG": 5}
+    assert sorted(profile["examples"]) == list(CLASSES) and all(len(v) == 5 for v in profile["examples"].values())
+    section = next(s for s in report["sections"] if s["key"] == "images")
+    assert [f["kind"] for f in section["figures"]] == ["image_grid"]
+    assert (tmp_path / "reports" / "imgs.audit_figures" / "images_0.png").stat().st_size > 2000
+
+
+def test_train_with_tensorboard_writes_each_trials_epochs(tmp_path: Path) -> None:
+    """The CNN's ladder fit, its CV folds and the final refit each get an event file; the ladder fit's best
+    validation epoch is the number of epochs the refit trains for (the workflow's rule), read back from the files."""
+    import json
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    write_shapes(tmp_path / "imgs", 10)
+    proc = run_cli("train", tmp_path / "imgs", "--models", "dummy,cnn", "--preset", "quick", "--no-tracking",
+                   "-o", tmp_path / "runs", "--tensorboard", tmp_path / "tb", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    written = {str(p.parent.relative_to(tmp_path / "tb" / run.name)) for p in (tmp_path / "tb").rglob("events.*")}
+    assert {"cnn", "refit", "cnn/cv/fold-1"} <= written and not any(w.startswith("dummy") for w in written)
+
+    def scalars(name: str, tag: str) -> list[tuple[int, float]]:
+        events = EventAccumulator(str(tmp_path / "tb" / run.name / name))
+        events.Reload()
+        return [(e.step, e.value) for e in events.Scalars(tag)]
+
+    loss, score = scalars("cnn", "loss/train"), scalars("cnn", "validation/score")
+    assert [s for s, _ in loss] == list(range(1, len(loss) + 1)) and loss[-1][1] < loss[0][1]
+    best_epoch = max(score, key=lambda e: e[1])[0]
+    assert len(scalars("refit", "loss/train")) == best_epoch
+    report = json.loads((run / "report.json").read_text())
+    curves = next(s for s in report["sections"] if s["key"] == "curves")
+    drawn = {f["data"]["label"]: f["data"] for f in curves["figures"]}
+    assert set(drawn) == {"cnn", "refit"} and drawn["cnn"]["best_epoch"] == best_epoch
+    np.testing.assert_allclose(drawn["cnn"]["train_loss"], [v for _, v in loss], rtol=1e-6)
+
+
+def test_audit_names_unreadable_images_in_one_clean_error(tmp_path: Path) -> None:
+    write_shapes(tmp_path / "imgs", 3)
+    (tmp_path / "imgs" / "dot" / "broken.png").write_bytes(b"not a png at all")
+    proc = run_cli("audit", tmp_path / "imgs", "-o", tmp_path / "reports", cwd=tmp_path)
+    assert_clean_failure(proc, 2, "1 image file(s)", "broken.png")

@@ -266,6 +266,37 @@ def test_ui_serves_the_same_store_on_127_0_0_1_only(champion_store):
         url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search?max_results=10"
         with urllib.request.urlopen(url, timeout=10) as response:
             assert "trainwright" in response.read().decode()
+        _the_printed_link_opens_trainwrights_experiment(proc, port, home)
     finally:
         os.killpg(proc.pid, 15)
         proc.communicate(timeout=30)
+
+
+def _the_printed_link_opens_trainwrights_experiment(proc: subprocess.Popen, port: int, home: Path) -> None:
+    """The link ``ui`` prints names trainwright's experiment, and a real browser on it lists that store's runs."""
+    import re
+
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from tests.browser import open_browser
+
+    link = re.search(r"http://127\.0\.0\.1:\d+/#/experiments/(\d+)/runs", proc.stdout.readline())
+    assert link, "ui printed no link to an experiment"
+    url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/get-by-name?experiment_name=trainwright"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        experiment = json.loads(response.read())["experiment"]
+    assert experiment["experiment_id"] == link.group(1)
+    assert {"key": "mlflow.experimentKind", "value": "custom_model_development"} in experiment["tags"]
+    runs_url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/runs/search"
+    request = urllib.request.Request(runs_url, data=json.dumps({"experiment_ids": [link.group(1)]}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        names = {r["info"]["run_name"] for r in json.loads(response.read())["runs"]
+                 if not any(t["key"] == "mlflow.parentRunId" for t in r["data"].get("tags", []))}
+    assert names
+    driver = open_browser(home / "chromium-ui")
+    try:
+        driver.get(link.group(0))
+        WebDriverWait(driver, 60).until(lambda d: any(name in d.page_source for name in names))
+    finally:
+        driver.quit()

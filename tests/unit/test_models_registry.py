@@ -25,8 +25,9 @@ from trainwright.models import (
 )
 from trainwright.models.serialize import SKOPS, Serializer
 
-NAMES = ["dummy", "linear", "svm", "knn", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm", "xgboost",
-         "catboost", "mlp", "cnn"]
+NAMES = ["dummy", "linear", "svm", "word2vec_linear", "knn", "random_forest", "extra_trees", "hist_gradient_boosting",
+         "lightgbm", "xgboost", "catboost", "audio_cnn", "mlp", "cnn", "lstm", "minilm_linear", "efficientnet_lite0",
+         "minilm_finetune"]
 
 
 def test_registry_is_the_ladder_simplest_first() -> None:
@@ -89,8 +90,10 @@ def test_every_family_declares_its_serializer_once() -> None:
     assert all(s.serializer is not SKOPS for s in REGISTRY)
     names = [s.name for s in serializers()]
     assert len(names) == len(set(names))
-    assert {s.serializer.name for s in REGISTRY} | {"ensemble"} == set(names)  # the ensemble has no spec
-    assert [s.name for s in serializers() if s.is_native] == ["lightgbm", "xgboost", "catboost", "neural"]
+    # the ensemble has no spec; the text features (word vectors, MiniLM) travel inside pipelines of other models
+    assert {s.serializer.name for s in REGISTRY} | {"ensemble", "text_features"} == set(names)
+    assert [s.name for s in serializers() if s.is_native] == ["lightgbm", "xgboost", "catboost", "audio_cnn", "neural",
+                                                              "text_net", "pretrained_image"]
 
 
 def test_two_serializers_under_one_name_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -125,7 +128,8 @@ def test_params_defaults_scaling_and_overrides() -> None:
 
 def test_gradient_boosters_early_stop_and_others_do_not() -> None:
     stoppers = {s.name for s in all_specs() if s.early_stopping is not None}
-    assert stoppers == {"hist_gradient_boosting", "lightgbm", "xgboost", "catboost", "mlp", "cnn"}
+    assert stoppers == {"hist_gradient_boosting", "lightgbm", "xgboost", "catboost", "mlp", "cnn", "audio_cnn", "lstm",
+                        "efficientnet_lite0", "minilm_finetune"}
     for name in stoppers:
         fixed = get_spec(name).early_stopping.fixed(get_spec(name).params(), 17)  # type: ignore[union-attr]
         assert fixed["n_estimators"] == 17

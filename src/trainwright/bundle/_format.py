@@ -25,7 +25,7 @@ from trainwright.bundle._native import (
 )
 from trainwright.bundle.manifest import BUNDLE_FORMAT, MANIFEST_FILE, verify_manifest
 from trainwright.exceptions import BundleError, Problem
-from trainwright.features import image, transformers
+from trainwright.features import audio, image, transformers
 from trainwright.fileio import sha256_file
 from trainwright.models import serializers
 
@@ -44,6 +44,7 @@ BASE_TRUSTED_TYPES: frozenset[str] = frozenset({
     "sklearn.model_selection._split.KFold",  # the seeded cross-fitting splitter of TargetEncoder
     *(f"{transformers.__name__}.{name}" for name in transformers.__all__),
     *(f"{image.__name__}.{name}" for name in image.__all__ if name[0].isupper()),  # ImagePixels
+    *(f"{audio.__name__}.{name}" for name in audio.__all__ if name[0].isupper()),  # AudioMFCCStats, AudioLogMel
 })
 
 

@@ -22,9 +22,12 @@ import pandas as pd
 from trainwright.bundle.model import Model, load
 from trainwright.bundle.onnx_converters import (
     is_catboost,
+    is_composite,
     knn_distance_sign,
     missing_directions,
     onnx_ready,
+    stacked,
+    weighted_average,
     with_catboost,
 )
 from trainwright.data import Role
@@ -103,12 +106,14 @@ def _convert(model: Model) -> Any:
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     from sklearn.pipeline import Pipeline
 
-    unsupported = [c.name for c in model.schema.columns if c.role in (Role.TEXT, Role.DATETIME, Role.IMAGE)]
+    unsupported = [c.name for c in model.schema.columns if c.role in (Role.TEXT, Role.DATETIME, Role.IMAGE, Role.AUDIO)]
     if unsupported:
         raise BundleError("this pipeline does not convert to ONNX", [Problem(
-            "export.onnx_unsupported", "text, date and image columns are not exported to ONNX", column=", ".join(unsupported),
+            "export.onnx_unsupported", "text, date, image and audio columns are not exported to ONNX", column=", ".join(unsupported),
             fix="use --format mlflow, or serve the bundle itself")])
     final_step = model.pipeline.steps[-1][1]
+    if is_composite(final_step):
+        return _convert_composite(model, final_step)
     if type(final_step).__name__.startswith("Dummy"):
         raise BundleError("this model is not exported to ONNX", [Problem(
             "export.onnx_unsupported", "the dummy baseline ignores every feature and predicts a constant (the "
@@ -137,6 +142,25 @@ def _convert(model: Model) -> Any:
         raise BundleError("this pipeline does not convert to ONNX", [Problem(
             "export.onnx_unsupported", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}",
             column=step, fix="use --format mlflow, or serve the bundle itself")]) from None
+
+
+def _convert_composite(model: Model, composite: Any) -> Any:
+    """An ensemble, a bag or a stack: each member pipeline converted on its own (refused as a whole, naming the
+    member, when one does not convert), then joined and combined (bundle/onnx_converters.py)."""
+    import copy
+
+    graphs = []
+    for k, member in enumerate(composite.members):
+        part = copy.copy(model)
+        part.pipeline = member
+        try:
+            graphs.append(_convert(part))
+        except BundleError as exc:
+            raise BundleError(f"this ensemble does not convert to ONNX: its member {k} does not", [Problem(
+                p.code, f"member {k}: {p.message}", column=p.column, fix=p.fix) for p in exc.problems]) from None
+    if getattr(composite, "meta", None) is not None:
+        return stacked(graphs, composite.meta, int(composite.n_classes))
+    return weighted_average(graphs, [float(w) for w in composite.weights], model.task.is_classification)
 
 
 def _onnx_output(model: Model, session: Any, X: pd.DataFrame) -> np.ndarray:

@@ -9,7 +9,7 @@ from pathlib import Path
 from trainwright.exceptions import BundleError, Problem, check_bundle_dir
 from trainwright.fileio import sha256_file
 
-__all__ = ["BUNDLE_FORMAT", "MANIFEST_FILE", "verify_manifest"]
+__all__ = ["BUNDLE_FORMAT", "MANIFEST_FILE", "bundle_fingerprint", "verify_manifest"]
 
 BUNDLE_FORMAT = "trainwright-bundle/2"
 MANIFEST_FILE = "manifest.json"
@@ -42,3 +42,9 @@ def verify_manifest(directory: Path) -> dict[str, str]:
     if problems:
         raise BundleError(f"bundle at {directory} failed its integrity check", problems)
     return files
+
+
+def bundle_fingerprint(directory: Path) -> str:
+    """The bundle's identity: the SHA-256 of its manifest, which lists every file's SHA-256 (checked first)."""
+    verify_manifest(directory)
+    return sha256_file(Path(directory) / MANIFEST_FILE)

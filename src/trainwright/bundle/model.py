@@ -42,6 +42,13 @@ class Model:
         return f"Model({self.metadata.get('model', '?')}, task={self.task.kind.value}, path={self.path})"
 
     @property
+    def fine_tuned_from(self) -> dict[str, Any] | None:
+        """The bundle this one was fine-tuned from and the data it saw then (``lineage.parent_lineage``), or None
+        for a model trained from scratch."""
+        parent = self.metadata.get("fine_tuned_from")
+        return dict(parent) if isinstance(parent, dict) else None
+
+    @property
     def output_columns(self) -> list[str]:
         return ["prediction", *[f"proba_{c}" for c in self.task.classes]]
 
@@ -78,22 +85,27 @@ class Model:
     def predict_proba_array(self, X: pd.DataFrame) -> np.ndarray:
         return probabilities(self.pipeline, X, len(self.task.classes))
 
-    def _image_column(self) -> str:
-        """The one image column a folder of images fills (data/images.py names it IMAGE_COLUMN)."""
-        names = self.schema.names(Role.IMAGE)
+    def _folder_columns(self, source: str | Path) -> tuple[str, str]:
+        """(the column a folder of files fills, the model's column it stands for): a folder of audio clips fills
+        AUDIO_COLUMN (data/audio.py), a folder of images IMAGE_COLUMN (data/images.py); the model must read one."""
+        from trainwright.data.audio import AUDIO_COLUMN, is_audio_folder
+
+        audio = is_audio_folder(source)
+        role, column, noun = (Role.AUDIO, AUDIO_COLUMN, "audio clips") if audio else (Role.IMAGE, IMAGE_COLUMN, "images")
+        names = self.schema.names(role)
         if len(names) != 1:
-            raise SchemaMismatchError("a folder of images can only be scored by a model trained on one image column "
-                                      f"(this one has {len(names)}); pass a table instead")
-        return names[0]
+            raise SchemaMismatchError(f"a folder of {noun} can only be scored by a model trained on one {role.value} "
+                                      f"column (this one has {len(names)}); pass a table instead")
+        return column, names[0]
 
     def predict_chunks(self, source: str | Path, *, chunksize: int = 100_000, id_column: str | None = None) -> Iterator[pd.DataFrame]:
         known = {c.name for c in self.schema.columns}
-        image_column = self._image_column() if Path(source).is_dir() else None
+        folder = self._folder_columns(source) if Path(source).is_dir() else None
         for i, chunk in enumerate(iter_table(source, chunksize=chunksize)):
-            if image_column is not None:  # one row per file: its path first, then the predictions
-                chunk = chunk.rename(columns={IMAGE_COLUMN: image_column})
+            if folder is not None:  # one row per file: its path first, then the predictions
+                chunk = chunk.rename(columns={folder[0]: folder[1]})
                 out = self.predict(chunk.drop(columns=[LABEL_COLUMN], errors="ignore"))
-                out.insert(0, "path", chunk[image_column].to_numpy())
+                out.insert(0, "path", chunk[folder[1]].to_numpy())
                 yield out
                 continue
             if id_column is not None and id_column not in chunk.columns:

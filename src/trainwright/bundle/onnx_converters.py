@@ -10,6 +10,10 @@ conversions that run but compute something else (found on vega_cars, each checke
 - ``OneHotEncoder(handle_unknown="infrequent_if_exist")`` without infrequent categories: skl2onnx fails on an unseen
   category; scikit-learn gives zeros, as "ignore" does, which is what the converted copy says.
 
+Ensembles (a weighted average, a bag, a stack) convert member by member: each member pipeline becomes its own
+graph over the same inputs, the graphs are joined into one (``joined``: every internal name prefixed by its
+member), and a few nodes combine their outputs (``weighted_average``, ``stacked``) as the Python model does.
+
 Imported by ``bundle/export.py`` only (it imports skl2onnx and onnx lazily, inside the functions).
 """
 
@@ -21,7 +25,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-__all__ = ["ImputeWithIndicator", "knn_distance_sign", "missing_directions", "onnx_ready", "register_converters"]
+__all__ = ["ImputeWithIndicator", "is_composite", "joined", "knn_distance_sign", "missing_directions", "onnx_ready",
+           "register_converters", "stacked", "weighted_average"]
+
+_EPS = 1e-6  # the stack's probability clip (models/ensemble.py)
 
 
 class ImputeWithIndicator(TransformerMixin, BaseEstimator):
@@ -210,3 +217,139 @@ def _without_zipmap(graph_model: Any) -> None:
                 graph.output.remove(out)
                 graph.output.insert(i, helper.make_tensor_value_info(name, TensorProto.FLOAT, [None, None]))
                 break
+
+
+# --- ensembles: one graph per member over shared inputs, combined ----------------------------------------------------
+def is_composite(estimator: Any) -> bool:
+    """A final step made of member pipelines (models/ensemble.py): converted member by member."""
+    return bool(getattr(type(estimator), "__bundle_composite__", False))
+
+
+def _prefixed(graph: Any, prefix: str, keep: set[str]) -> None:
+    """Prefix every name in ``graph`` (nodes, edges, initializers, outputs; subgraphs too) except those in ``keep``
+    (the shared inputs), so several members' graphs can live side by side in one."""
+    def name(n: str) -> str:
+        return n if not n or n in keep else prefix + n
+
+    for init in graph.initializer:
+        init.name = name(init.name)
+    for info in [*graph.value_info, *graph.output]:
+        info.name = name(info.name)
+    for node in graph.node:
+        node.name = name(node.name) if node.name else node.name
+        node.input[:] = [name(i) for i in node.input]
+        node.output[:] = [name(o) for o in node.output]
+        for attr in node.attribute:
+            for sub in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+                for inp in sub.input:
+                    inp.name = name(inp.name)
+                _prefixed(sub, prefix, keep)
+
+
+def joined(members: list[Any]) -> tuple[Any, list[list[str]]]:
+    """One graph holding every member graph (same inputs, names prefixed ``m0_``, ``m1_``...), with no outputs yet,
+    and each member's output names in order (label, probabilities / variable)."""
+    from onnx import helper
+
+    first = members[0]
+    keep = {i.name for i in first.graph.input}
+    nodes, inits, outputs = [], [], []
+    versions: dict[str, int] = {}
+    for k, member in enumerate(members):
+        graph = member.graph
+        if {i.name for i in graph.input} != keep:
+            raise ValueError("ensemble members read different inputs")
+        _prefixed(graph, f"m{k}_", keep)
+        nodes += list(graph.node)
+        inits += list(graph.initializer)
+        outputs.append([o.name for o in graph.output])
+        for opset in member.opset_import:
+            versions[opset.domain] = max(versions.get(opset.domain, 0), opset.version)
+    graph = helper.make_graph(nodes, "trainwright_ensemble", list(first.graph.input), [], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in versions.items()])
+    model.ir_version = max(m.ir_version for m in members)
+    return model, outputs
+
+
+def _finish(model: Any, classification: bool, combined: str) -> Any:
+    """Outputs as skl2onnx's: ``label`` (the class code of the largest probability) and ``probabilities``, or
+    ``variable`` for a regression."""
+    from onnx import TensorProto, helper
+
+    graph = model.graph
+    if classification:
+        graph.node.append(helper.make_node("Identity", [combined], ["probabilities"]))
+        graph.node.append(helper.make_node("ArgMax", [combined], ["label"], axis=1, keepdims=0))
+        graph.output.extend([helper.make_tensor_value_info("label", TensorProto.INT64, [None]),
+                             helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [None, None])])
+    else:
+        graph.node.append(helper.make_node("Identity", [combined], ["variable"]))
+        graph.output.append(helper.make_tensor_value_info("variable", TensorProto.FLOAT, [None, 1]))
+    return model
+
+
+def _member_output(graph: Any, names: list[str], k: int, classification: bool) -> str:
+    """Member ``k``'s probabilities [N, K] or its values as [N, 1]."""
+    from onnx import helper, numpy_helper
+
+    if classification:
+        return names[1]
+    shape = numpy_helper.from_array(np.array([-1, 1], dtype=np.int64), f"m{k}_shape_n1")
+    graph.initializer.append(shape)
+    graph.node.append(helper.make_node("Reshape", [names[0], shape.name], [f"m{k}_values"]))
+    return f"m{k}_values"
+
+
+def weighted_average(members: list[Any], weights: list[float], classification: bool) -> Any:
+    """``sum_k weights[k] * member_k``: what ``WeightedEnsemble`` (and a bag, with equal weights) computes."""
+    from onnx import helper, numpy_helper
+
+    model, outputs = joined(members)
+    graph = model.graph
+    terms = []
+    for k, (names, weight) in enumerate(zip(outputs, weights, strict=True)):
+        value = _member_output(graph, names, k, classification)
+        graph.initializer.append(numpy_helper.from_array(np.array(weight, dtype=np.float32), f"m{k}_weight"))
+        graph.node.append(helper.make_node("Mul", [value, f"m{k}_weight"], [f"m{k}_weighted"]))
+        terms.append(f"m{k}_weighted")
+    graph.node.append(helper.make_node("Sum", terms, ["ensemble_sum"]))
+    return _finish(model, classification, "ensemble_sum")
+
+
+def stacked(members: list[Any], meta: Any, n_classes: int) -> Any:
+    """The stack: each member's log-odds (binary), log-probabilities (multiclass) or values (regression),
+    concatenated in member order, through the converted level-2 model (``StackedEnsemble``'s computation)."""
+    from onnx import compose, helper, numpy_helper
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+
+    model, outputs = joined(members)
+    graph = model.graph
+    graph.initializer.extend([numpy_helper.from_array(np.array(_EPS, dtype=np.float32), "stack_low"),
+                              numpy_helper.from_array(np.array(1 - _EPS, dtype=np.float32), "stack_high")])
+    columns = []
+    for k, names in enumerate(outputs):
+        value = _member_output(graph, names, k, bool(n_classes))
+        if n_classes:
+            graph.node.append(helper.make_node("Clip", [value, "stack_low", "stack_high"], [f"m{k}_clipped"]))
+            graph.node.append(helper.make_node("Log", [f"m{k}_clipped"], [f"m{k}_log"]))
+            value = f"m{k}_log"
+            if n_classes == 2:  # log(p1) - log(p0), the positive class's log-odds
+                graph.node.append(helper.make_node("Split", [value], [f"m{k}_log0", f"m{k}_log1"], axis=1))
+                graph.node.append(helper.make_node("Sub", [f"m{k}_log1", f"m{k}_log0"], [f"m{k}_logit"]))
+                value = f"m{k}_logit"
+        columns.append(value)
+    graph.node.append(helper.make_node("Concat", columns, ["stack_features"], axis=1))
+    graph.output.append(helper.make_tensor_value_info("stack_features", 1, [None, None]))
+    n_features = int(meta.coef_.shape[-1]) if meta.coef_.ndim > 1 else len(meta.coef_)
+    options = {id(meta): {"zipmap": False}} if n_classes else None
+    level2 = convert_sklearn(meta, initial_types=[("features", FloatTensorType([None, n_features]))], options=options,
+                             target_opset={o.domain or "": o.version for o in model.opset_import if o.domain in ("", "ai.onnx.ml")})
+    level2 = compose.add_prefix(level2, "meta_")
+    level2.ir_version = model.ir_version
+    del level2.opset_import[:]
+    level2.opset_import.extend(model.opset_import)
+    merged = compose.merge_models(model, level2, io_map=[("stack_features", "meta_features")])
+    del merged.graph.output[:]
+    out = [o.name for o in level2.graph.output]
+    return _finish(merged, bool(n_classes), out[1] if n_classes else out[0])

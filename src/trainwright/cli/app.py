@@ -13,7 +13,8 @@ import typer
 
 __all__ = ["COMMAND_MODULES", "build_app"]
 
-COMMAND_MODULES = ("train", "tune", "predict", "audit", "runs", "promote", "compare", "export", "serve", "monitor")
+COMMAND_MODULES = ("train", "tune", "predict", "audit", "runs", "promote", "compare", "export", "serve", "monitor",
+                   "finetune")
 
 
 def _print_version(value: bool) -> None:

@@ -29,8 +29,10 @@ def print_findings(audit: Any, limit: int = 5) -> None:
 
 
 def audit_command(
-    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet or JSON Lines file")],
-    target: Annotated[str, typer.Option("--target", "-t", help="column to predict")],
+    data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet or JSON Lines file, or a folder of class folders of "
+                                              "images")],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="column to predict (a folder of class "
+                                                                      "folders: 'label', the folder's name)")] = None,
     time_column: Annotated[str | None, typer.Option("--time-column", help="check whether the target drifts over it")] = None,
     fix: Annotated[bool, typer.Option("--fix", help="write <name>.clean.<ext> without real duplicates (not identical "
                                                     "rows chance explains), constant and identifier columns, with "
@@ -50,6 +52,9 @@ def audit_command(
     if label_model not in {"logistic", "lightgbm"}:
         raise ConfigError("unknown --label-model", [Problem("config.invalid", f"'{label_model}'", fix="use logistic or lightgbm")])
     check_data_file(data)  # a mistyped path is refused before seconds of imports
+    if target is None and not data.is_dir():
+        raise typer.BadParameter("--target is required (the column to predict)")
+    target = target or "label"  # a folder of class folders: the label is the sub-folder's name
     stem = f"{data.name.split('.')[0]}.audit"  # the report's files: <output_dir>/<stem>.{html,md,json}
     check_output_dir(output_dir, inputs=(data,), files=[f"{stem}.{ext}" for ext in ("html", "md", "json")])
     import trainwright

@@ -20,13 +20,28 @@ def predict_command(
                                          "(never one of the inputs)")],
     id_column: Annotated[str | None, typer.Option("--id-column", help="copy this input column into the output")] = None,
     chunksize: Annotated[int, typer.Option(min=1, help="rows per chunk (memory stays bounded)")] = 100_000,
+    fmt: Annotated[str, typer.Option("--format", help="detection bundles: csv (one row per box: file, label, score, "
+                                     "x, y, width, height) | coco (COCO result JSON)")] = "csv",
+    score_threshold: Annotated[float | None, typer.Option("--score-threshold", min=0.0, max=1.0,
+                                                          help="detection: leave out boxes scored below this "
+                                                          "(default 0.3)")] = None,
 ) -> None:
-    """Write predictions (and class probabilities) for every row of DATA."""
+    """Write predictions (and class probabilities) for every row of DATA; for a detection bundle one row per box,
+    for a segmentation bundle one mask PNG per image into the folder OUTPUT."""
     from trainwright.cli._paths import check_output_file
     from trainwright.exceptions import check_bundle_dir, check_data_file
 
     check_bundle_dir(bundle)  # mistyped paths are refused before seconds of imports
     check_data_file(data)
+    if (bundle / "dense.json").is_file():  # detection or segmentation: models/_dense_predict.py
+        from trainwright.cli._console import console
+        from trainwright.models._dense_predict import write_predictions
+
+        if fmt not in ("csv", "coco"):
+            raise typer.BadParameter(f"--format {fmt!r}: choose csv or coco")
+        n = write_predictions(bundle, data, output, fmt=fmt, threshold=score_threshold)
+        console.print(f"wrote predictions for {n} images to {output}")
+        return
     check_output_file(output, inputs=(bundle, data), suffixes=OUTPUT_SUFFIXES)
     from trainwright.bundle import load
     from trainwright.cli._console import console, surfaced_warnings

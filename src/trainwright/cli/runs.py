@@ -116,7 +116,7 @@ def ui_command(
         command += ["--default-artifact-root", str(store.artifact_root)]
     url = f"http://127.0.0.1:{port}"
     with contextlib.suppress(Exception), quiet_mlflow():  # a store with no run yet: the UI's front page then
-        url += f"/#/experiments/{Store(tracking_uri).open(create=False).experiment_id}"
+        url += f"/#/experiments/{Store(tracking_uri).open(create=False).experiment_id}/runs"  # its runs list
     console.print(f"MLflow UI on {url} (trainwright's experiment) for {store.uri} (Ctrl+C stops it)", soft_wrap=True)
     try:
         raise typer.Exit(subprocess.call(command))

@@ -21,6 +21,18 @@ def _parse_costs(value: str | None) -> dict[str, str] | None:
     return {k.strip().lower(): v.strip() for k, v in pairs}
 
 
+CLI_EXIT_S = 0.5  # what the command does after the workflow returns: the table, the interpreter's exit
+
+
+def budget_from_start(cfg: Any) -> Any:
+    """``cfg`` with the time budget the workflow has left: ``--time-budget`` covers the whole command, so what the
+    process spent before the workflow starts (and the exit after it) comes off it."""
+    from trainwright.tuning.budget import seconds_since_process_start
+
+    left = max(1.0, cfg.effective_time_budget - seconds_since_process_start() - CLI_EXIT_S)
+    return cfg.model_copy(update={"time_budget": round(left, 2)})
+
+
 def _split_names(value: str | None) -> tuple[str, ...] | None:
     return tuple(n.strip() for n in value.split(",") if n.strip()) if value else None
 
@@ -110,10 +122,12 @@ class _Progress:
 def train_command(
     data: Annotated[Path, typer.Argument(help="CSV/TSV, Parquet or JSON Lines file")],
     target: Annotated[str | None, typer.Option("--target", "-t", help="column to predict")] = None,
-    preset: Annotated[str | None, typer.Option(help="quick | balanced | thorough")] = None,
+    preset: Annotated[str | None, typer.Option(help="quick | balanced | thorough | best (bagged, stacked, --choose best)")] = None,
     time_budget: Annotated[float | None, typer.Option("--time-budget", help="seconds for the whole ladder")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; flags override it")] = None,
-    task: Annotated[str | None, typer.Option(help="auto | binary | multiclass | regression")] = None,
+    task: Annotated[str | None, typer.Option(help="auto | binary | multiclass | regression | detection | "
+                                              "segmentation (dense tasks: inferred from a folder with "
+                                              "annotations.json, labels/ or masks/)")] = None,
     metric: Annotated[str | None, typer.Option(help="metric to choose by (roc_auc, log_loss, f1, fbeta, rmse, mae, r2...)")] = None,
     beta: Annotated[float | None, typer.Option(help="beta for the fbeta metric")] = None,
     costs: Annotated[str | None, typer.Option(help="binary: cost of each decision, e.g. 'fp=1,fn=5' (tp, fp, fn, "
@@ -134,6 +148,8 @@ def train_command(
     ray_address: Annotated[str | None, typer.Option("--ray-address", help="join this Ray cluster (HOST:PORT)")] = None,
     device: Annotated[str | None, typer.Option(help="where torch models train: auto (CUDA when present, else CPU), "
                                                "cpu, cuda or cuda:N")] = None,
+    tensorboard: Annotated[Path | None, typer.Option("--tensorboard", help="write the torch models' per-epoch curves "
+                                                     "as TensorBoard event files under this folder")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store (default sqlite:///mlflow.db)")] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="do not log this run to MLflow")] = False,
     choose: Annotated[str | None, typer.Option("--choose", help="simplest (within one standard error of the best, "
@@ -147,6 +163,7 @@ def train_command(
 
     from trainwright import train  # the root's train also writes the run report
     from trainwright.cli._console import console, surfaced_warnings
+    from trainwright.cli._epochs import epoch_bar
     from trainwright.cli.audit import print_findings
     from trainwright.config import load_config
 
@@ -155,7 +172,7 @@ def train_command(
         "costs": _parse_costs(costs),
         "positive_label": positive_label, "seed": seed, "models": _split_names(models),
         "exclude_models": _split_names(exclude), "output_dir": output_dir, "force": force or None,
-        "seeds": seeds, "workers": workers, "backend": backend, "ray_address": ray_address, "choose": choose, "device": device, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
+        "seeds": seeds, "workers": workers, "backend": backend, "ray_address": ray_address, "choose": choose, "device": device, "tensorboard": str(tensorboard) if tensorboard else None, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
         "split": {"group_column": group_column, "time_column": time_column, "force": force or None},
     }
     if target is None and config is None and data.is_dir():  # a folder of class folders: the label is the folder
@@ -175,8 +192,12 @@ def train_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task_id = progress.add_task("loading data", total=len(cfg.model_names))
-        with surfaced_warnings():
-            result = train(data, config=cfg, on_event=_Progress(progress, task_id, print_findings), tracker=tracker)
+        with surfaced_warnings(), epoch_bar(progress) as epochs:  # a line per epoch while a network trains
+            result = train(data, config=budget_from_start(cfg), on_event=_Progress(progress, task_id, print_findings), tracker=tracker,
+                           listeners=(epochs,))
+    if hasattr(result, "summary_lines"):  # detection or segmentation (workflow/dense.py)
+        console.print("\n".join(result.summary_lines()), highlight=False, soft_wrap=True)
+        return
     _render(result)
 
 

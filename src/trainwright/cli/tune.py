@@ -45,11 +45,13 @@ def tune_command(
                                                               "(k folds of train+validation, pruned over folds)")] = None,
     resume: Annotated[str | None, typer.Option("--resume", help="continue the study stored in this run")] = None,
     choose: Annotated[str | None, typer.Option("--choose", help="simplest (within one standard error) | best")] = None,
-    preset: Annotated[str | None, typer.Option(help="quick | balanced | thorough")] = None,
+    preset: Annotated[str | None, typer.Option(help="quick | balanced | thorough | best (bagged, stacked, --choose best)")] = None,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="YAML config; flags override it")] = None,
     seed: Annotated[int | None, typer.Option(help="one random_state for split, models and sampler")] = None,
     output_dir: Annotated[str | None, typer.Option("--output-dir", "-o")] = None,
     workers: Annotated[int | None, typer.Option(help="parallel fits for folds (see train --workers)")] = None,
+    tensorboard: Annotated[Path | None, typer.Option("--tensorboard", help="write the torch models' per-epoch curves "
+                                                     "as TensorBoard event files under this folder")] = None,
     tracking_uri: Annotated[str | None, typer.Option("--tracking-uri", help="MLflow store")] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="do not log this run to MLflow")] = False,
 ) -> None:
@@ -61,8 +63,9 @@ def tune_command(
 
     from trainwright import train
     from trainwright.cli._console import console, surfaced_warnings
+    from trainwright.cli._epochs import epoch_bar
     from trainwright.cli.audit import print_findings
-    from trainwright.cli.train import _Progress, _render, _split_names
+    from trainwright.cli.train import _Progress, _render, _split_names, budget_from_start
     from trainwright.config import load_config
 
     searched = _split_names(models)
@@ -70,7 +73,8 @@ def tune_command(
         "target": target, "preset": preset, "time_budget": time_budget, "seed": seed, "output_dir": output_dir,
         "models": ("dummy", *[m for m in searched if m != "dummy"]) if searched else None,
         "search_models": searched, "sampler": sampler, "search_scheme": scheme, "resume_study": resume,
-        "choose": choose, "workers": workers, "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
+        "choose": choose, "workers": workers, "tensorboard": str(tensorboard) if tensorboard else None,
+        "tracking_uri": tracking_uri, "tracking": False if no_tracking else None,
     }
     cfg = load_config(config, **overrides)
     n_trials = trials or cfg.search_trials or max(cfg.preset_settings.search_trials, DEFAULT_TRIALS)
@@ -85,8 +89,9 @@ def tune_command(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                   TimeElapsedColumn(), console=console, transient=True) as progress:
         task_id = progress.add_task("loading data", total=len(cfg.model_names))
-        with surfaced_warnings():
-            result = train(data, config=cfg, on_event=_progress(_Progress(progress, task_id, print_findings)))
+        with surfaced_warnings(), epoch_bar(progress) as epochs:  # a line per epoch while a network trains
+            result = train(data, config=budget_from_start(cfg), on_event=_progress(_Progress(progress, task_id, print_findings)),
+                           listeners=(epochs,))
     _render(result)
     for key, text in result.schemes.items():
         if key.startswith("search"):

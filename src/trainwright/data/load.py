@@ -63,10 +63,8 @@ def load_table(path: str | Path) -> pd.DataFrame:
     """Load a whole table; every failure is a DataError naming the file and the fix."""
     path = Path(path)
     check_data_file(path)
-    if path.is_dir():  # a folder of class folders of images: a table of (image path, label)
-        from trainwright.data.images import read_image_folder
-
-        return read_image_folder(path)
+    if path.is_dir():  # a folder of class folders of images or audio clips: a table of (path, label)
+        return read_media_folder(path)
     suffix = path.suffix.lower()
     delimiter = encoding = None
     try:
@@ -85,19 +83,31 @@ def load_table(path: str | Path) -> pd.DataFrame:
     if frame.shape[1] == 0 or len(frame) == 0:
         raise DataError(f"data file has no rows: {path}", [Problem("data.empty", f"{frame.shape[1]} columns, 0 rows", fix="check the export that wrote it")])
     frame = tidy_columns(frame, path=path, delimiter=delimiter, encoding=encoding)  # renames said out loud
+    return resolve_media_columns(frame, path.parent)  # relative image/clip paths are relative to the file's folder
+
+
+def read_media_folder(path: Path) -> pd.DataFrame:
+    """A folder of class folders (or a flat folder) of audio clips or of images -> a table of paths (and labels)."""
+    from trainwright.data.audio import is_audio_folder, read_audio_folder
+    from trainwright.data.images import read_image_folder
+
+    return read_audio_folder(path) if is_audio_folder(path) else read_image_folder(path)
+
+
+def resolve_media_columns(frame: pd.DataFrame, base: Path) -> pd.DataFrame:
+    """Image and audio path columns made absolute against ``base`` and their files checked."""
+    from trainwright.data.audio import resolve_audio_columns
     from trainwright.data.images import resolve_image_columns
 
-    return resolve_image_columns(frame, path.parent)  # relative image paths are relative to the file's folder
+    return resolve_audio_columns(resolve_image_columns(frame, base), base)
 
 
 def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFrame]:
     """Stream a table in chunks (CSV/TSV and JSON Lines stream; Parquet by row group)."""
     path = Path(path)
     check_data_file(path)
-    from trainwright.data.images import read_image_folder, resolve_image_columns
-
-    if path.is_dir():  # a flat folder of images (or class folders): one row per file
-        frame = read_image_folder(path)
+    if path.is_dir():  # a flat folder of images or clips (or class folders): one row per file
+        frame = read_media_folder(path)
         for start in range(0, len(frame), chunksize):
             yield frame.iloc[start:start + chunksize]
         return
@@ -118,13 +128,13 @@ def iter_table(path: str | Path, chunksize: int = 100_000) -> Iterator[pd.DataFr
         with pd.read_csv(path, sep=delimiter, encoding=encoding, chunksize=chunksize, low_memory=False) as reader:
             for i, chunk in enumerate(reader):
                 chunk = tidy_columns(chunk, path=path, delimiter=delimiter, encoding=encoding, warn=i == 0)
-                yield resolve_image_columns(chunk, path.parent)
+                yield resolve_media_columns(chunk, path.parent)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise _fail(path, f"parse error: {str(exc).splitlines()[0]}", "check that the file is well-formed") from None
 
 
 def file_fingerprint(path: str | Path) -> str:
-    """SHA-256 of the file's bytes; for a folder of images, of each file's relative path and SHA-256 in order."""
+    """SHA-256 of the file's bytes; for a folder of images or clips, of each file's relative path and SHA-256 in order."""
     path = Path(path)
     if not path.is_dir():
         return sha256_file(path)

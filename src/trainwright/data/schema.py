@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from trainwright.data.times import parse_times
-from trainwright.exceptions import IMAGE_SUFFIXES, ConfigError, Problem, SchemaMismatchError
+from trainwright.exceptions import AUDIO_SUFFIXES, IMAGE_SUFFIXES, ConfigError, Problem, SchemaMismatchError
 
-__all__ = ["FEATURE_ROLES", "ColumnInfo", "Role", "Schema", "UnusableValuesWarning", "coerce_frame", "identifier_name",
+__all__ = ["FEATURE_ROLES", "PATH_ROLES", "ColumnInfo", "Role", "Schema", "UnusableValuesWarning", "coerce_frame", "identifier_name",
            "infer_schema"]
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|uuid|guid|^key$|^index$|^unnamed: ?\d+$|^row_?(id|num|number)$)", re.I)
@@ -30,11 +30,14 @@ class Role(StrEnum):
     TEXT = "text"
     DATETIME = "datetime"
     IMAGE = "image"  # a path to an image file (data/images.py resolves and checks them at the door)
+    AUDIO = "audio"  # a path to an audio clip (data/audio.py resolves and checks them at the door)
     IDENTIFIER = "identifier"
     IGNORED = "ignored"
 
 
-FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT, Role.DATETIME, Role.IMAGE)
+FEATURE_ROLES = (Role.NUMERIC, Role.CATEGORICAL, Role.TEXT, Role.DATETIME, Role.IMAGE, Role.AUDIO)
+# roles whose values are paths of files that the features read (a missing one reads as an empty image or clip)
+PATH_ROLES = (Role.IMAGE, Role.AUDIO)
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,11 @@ def _infer_text_like(name: str, s: pd.Series, n_unique: int, n_present: int) -> 
     if len(sample) > 2000:
         sample = sample.sample(2000, random_state=0)
     as_str = sample.astype(str)
-    if as_str.str.lower().str.extract(r"(\.[a-z0-9]+)$", expand=False).isin(IMAGE_SUFFIXES).mean() >= 0.95:
+    suffixes = as_str.str.lower().str.extract(r"(\.[a-z0-9]+)$", expand=False)
+    if suffixes.isin(IMAGE_SUFFIXES).mean() >= 0.95:
         return Role.IMAGE, "paths of image files (>=95% end in an image suffix)"
+    if suffixes.isin(AUDIO_SUFFIXES).mean() >= 0.95:
+        return Role.AUDIO, "paths of audio clips (>=95% end in an audio suffix)"
     numeric = pd.to_numeric(as_str, errors="coerce")
     if numeric.notna().mean() >= 0.95:
         return Role.NUMERIC, "text column whose values are numbers (>=95% parse)"
@@ -260,7 +266,7 @@ def coerce_frame(frame: pd.DataFrame, schema: Schema, *, strict: bool = True) ->
             out[col.name] = conv.astype("datetime64[ns]")
         elif col.role is Role.TEXT:
             out[col.name] = s.astype(object).where(s.notna(), MISSING_TEXT).astype(str).astype(object)
-        elif col.role is Role.IMAGE:  # paths, read by features/image.py (a missing one is an empty image)
+        elif col.role in PATH_ROLES:  # paths, read by features/image.py or features/audio.py (missing: empty)
             out[col.name] = s.astype(object).where(s.notna(), "").astype(str).astype(object)
         else:
             out[col.name] = _as_category_text(s).astype("category")  # codes + one string per level: light at 1M rows

@@ -97,6 +97,26 @@ def _mean_and_standard_error(trial: Trial, basis: str, metric: str) -> tuple[flo
     return float(np.mean(values)), se
 
 
+def _basis(ok: list[Trial], sign: int, metric: str) -> str:
+    """How the trials are compared: CV folds, else seeds, else the validation part. A basis counts only when a
+    non-baseline trial has it (a CV skipped for time must not leave the dummy alone), and only when no model
+    without it (no trial of its spec has it: its CV was skipped for time) is ahead on the validation part: such a
+    model must not drop out of the choice, so then every trial is compared on the validation part instead (a CV
+    mean is never compared with a hold-out score). A search trial whose family's best was re-scored is
+    represented by that one."""
+    for basis, scores in (("cv", lambda t: t.cv_scores), ("seeds", lambda t: t.seed_scores)):
+        having = [t for t in ok if len(scores(t)) > 1 and t.rung > 0]
+        if not having:
+            continue
+        covered = {t.name for t in having}  # a model whose every trial lacks the basis (its CV skipped for time)
+        lacking = [t for t in ok if len(scores(t)) <= 1 and t.rung > 0 and not t.members and t.name not in covered]
+        best_having = max(sign * t.score(metric) for t in having)
+        if not lacking or max(sign * t.score(metric) for t in lacking) <= best_having:
+            return basis
+        return "bootstrap"
+    return "bootstrap"
+
+
 @dataclass(frozen=True)
 class Leaderboard:
     """Trials in ladder order, with the metric that ranks them."""
@@ -142,11 +162,9 @@ class Leaderboard:
         ok = [t for t in self.ok() if not math.isnan(t.score(self.metric))]
         if not ok:
             raise ValueError("no trial finished")
-        # a basis counts only when a non-baseline trial has it: a CV skipped for time must not leave the dummy alone
-        basis = ("cv" if any(len(t.cv_scores) > 1 and t.rung > 0 for t in ok) else
-                 "seeds" if any(len(t.seed_scores) > 1 and t.rung > 0 for t in ok) else "bootstrap")
-        pool = [t for t in ok if basis == "bootstrap" or len(t.cv_scores if basis == "cv" else t.seed_scores) > 1]
         sign = 1 if self.greater_is_better else -1
+        basis = _basis(ok, sign, self.metric)
+        pool = [t for t in ok if basis == "bootstrap" or len(t.cv_scores if basis == "cv" else t.seed_scores) > 1]
         estimates = {t.trial_id: _mean_and_standard_error(t, basis, self.metric) for t in pool}
         best = max(pool, key=lambda t: sign * estimates[t.trial_id][0])
         best_mean, best_se = estimates[best.trial_id]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from trainwright.data import Schema, Split, Task
+from trainwright.data import Role, Schema, Split, Task
 from trainwright.evaluation.diagnosis import Diagnosis
 from trainwright.evaluation.importance import Importance
 from trainwright.evaluation.leaderboard import Choice, Leaderboard
@@ -21,12 +21,15 @@ from trainwright.evaluation.report_parts import (
     bootstrap_interval,
     classification_curves,
     eda_figures,
+    epoch_figures,
+    example_grid,
     findings_rows,
     fmt,
     interval_text,
     regression_points,
     residuals_by_feature,
     split_achieved_lines,
+    worst_mistakes,
 )
 from trainwright.fileio import jsonable
 from trainwright.hygiene import AuditReport, DataProfile
@@ -127,8 +130,83 @@ def audit_report(audit: AuditReport, profile: DataProfile | None) -> Report:
         sections.append(Section("columns", "Columns: distribution and relation to the target",
                                 tuple(p for p in (f"Statistics on {profile.n_sampled} of {profile.n_rows} rows.", note) if p),
                                 (stats,), columns))
+    if audit.extra.get("images"):  # after the target's class balance when there is one
+        sections.insert(3 if profile is not None else 2, _images_audit_section(audit.extra["images"]))
     data = {"audit": audit.to_dict(), "profile": profile.to_dict() if profile else None}
     return Report("audit", f"Data audit: {audit.source}", f"target '{audit.target}'", tuple(sections), data)
+
+
+def _images_audit_section(profiles: list[dict[str, Any]]) -> Section:
+    """Per image column: the sizes, colour modes and formats found, unreadable files, and thumbnails per class."""
+    text, tables, figs = [], [], []
+    for p in profiles:
+        (w0, w1), (h0, h1) = p["width_range"], p["height_range"]
+        text.append(f"Column '{p['column']}': {p['n_images']} images, {w0}-{w1} px wide and {h0}-{h1} px high; "
+                    + (f"{len(p['unreadable'])} cannot be read (listed under the data checks)." if p["unreadable"]
+                       else "every file opens."))
+        rows = [(what, str(value), str(count)) for what, key in (("size", "sizes"), ("colour mode", "modes"),
+                                                                 ("format", "formats"))
+                for value, count in p[key].items()]
+        tables.append(Table(("property", "found", "images"), tuple(rows), f"'{p['column']}': what the files hold"))
+        figs.append(Figure("image_grid", f"Examples per class ('{p['column']}')", example_grid(p["examples"]),
+                           "a few files of each class, drawn at random"))
+    return Section("images", "Images", tuple(text), tuple(tables), tuple(figs))
+
+
+def _texts_run_section(schema: Schema, task: Task, data: ReportData | None) -> Section | None:
+    """Free text: the test texts the chosen model got most wrong (most confident mistakes first)."""
+    X = data.X_test if data is not None else None
+    columns = [c for c in schema.names(Role.TEXT) if X is not None and c in X.columns]
+    if data is None or X is None or not columns:
+        return None
+    texts = X[columns[0]].fillna("").astype(str).str.slice(0, 300).to_numpy()
+    mistakes = worst_mistakes(data.y_test, data.test_pred, task, texts)
+    rows = tuple((item["caption"], item["path"]) for row in mistakes["rows"] for item in row["items"])
+    if not rows:
+        return Section("texts", "Texts", ("The chosen model got every test text right.",))
+    return Section("texts", "The test texts the chosen model gets most wrong", (
+        f"From '{columns[0]}' (first 300 characters), most confident mistakes first.",),
+        (Table(("true → predicted (p)", "text"), rows),))
+
+
+def _images_run_section(schema: Schema, task: Task, data: ReportData | None) -> Section | None:
+    """Image data: thumbnails of each class (from the audit) and the test images the chosen model got most wrong."""
+    columns = schema.names(Role.IMAGE)
+    if not columns or data is None:
+        return None
+    column = columns[0]
+    profile = next((p for p in (data.audit.extra.get("images", []) if data.audit else []) if p["column"] == column),
+                   None)
+    figs, text = [], []
+    if profile is not None:
+        figs.append(Figure("image_grid", "Examples per class", example_grid(profile["examples"]),
+                           "a few training files of each class"))
+    if data.X_test is not None and column in data.X_test.columns:
+        mistakes = worst_mistakes(data.y_test, data.test_pred, task, data.X_test[column].to_numpy())
+        if mistakes["rows"]:
+            what = "true → predicted (the predicted class's probability)" if task.is_classification else \
+                "actual → predicted"
+            figs.append(Figure("image_grid", "The worst mistakes on the test part", mistakes,
+                               f"most confident mistakes first; {what}"))
+        else:
+            text.append("The chosen model got every test image right.")
+    if len(columns) > 1:
+        text.append(f"Drawn from '{column}' (of {len(columns)} image columns).")
+    return Section("images", "Images", tuple(text), (), tuple(figs))
+
+
+def _audio_run_section(schema: Schema, task: Task, data: ReportData | None) -> Section | None:
+    """Audio clips: the Fourier view, the mean log-mel spectrogram of each class's test clips."""
+    columns = schema.names(Role.AUDIO)
+    if not columns or data is None or data.X_test is None or columns[0] not in data.X_test.columns:
+        return None
+    from trainwright.features.audio import class_spectrograms
+
+    labels = task.decode(data.y_test) if task.is_classification else np.round(np.asarray(data.y_test), 1)
+    spectra = class_spectrograms(data.X_test[columns[0]].astype(str).tolist(), list(labels))
+    return Section("audio", "Audio", (f"The Fourier view of '{columns[0]}': how each class sounds on average.",), (),
+                   (Figure("spectrograms", "Mean log-mel spectrogram per class (test clips)", spectra,
+                           "time across, mel bands up, one dB colour scale for every class"),))
 
 
 def _leaderboard_section(board: Leaderboard, choice: Choice) -> Section:
@@ -194,6 +272,17 @@ def _diagnosis_section(diagnosis: Diagnosis | None) -> Section:
     return Section("diagnosis", "Diagnosis", (diagnosis.summary,), (table,), figs)
 
 
+def _curves_section(curves: Mapping[str, list[dict[str, float]]] | None, chosen: str) -> Section | None:
+    """The torch models' per-epoch curves (training loss, validation score), when any trained in this process."""
+    drawn = epoch_figures(curves or {}, chosen)
+    if not drawn:
+        return None
+    text = ("Per epoch: the training loss (left axis) and the validation score (right axis; higher is better: "
+            "minus the validation loss of the networks), the best epoch marked: its weights are the ones kept.",)
+    return Section("curves", "Training curves", text, (),
+                   tuple(Figure("epochs", title, data, caption) for title, data, caption in drawn))
+
+
 def _split_section(split: Split, audit: AuditReport | None) -> Section:
     sizes = split.sizes
     total = sum(sizes.values())
@@ -211,9 +300,11 @@ def _split_section(split: Split, audit: AuditReport | None) -> Section:
 
 def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: Split, leaderboard: Leaderboard,
                choice: Choice, test_scores: Mapping[str, float], diagnosis: Diagnosis | None,
-               data: ReportData | None, timings: Mapping[str, float] | None = None) -> Report:
+               data: ReportData | None, timings: Mapping[str, float] | None = None,
+               curves: Mapping[str, list[dict[str, float]]] | None = None) -> Report:
     """The whole-workflow report, in the order a reader asks: problem, data, split, leaderboard, choice,
-    evaluation, importance, diagnosis, and the one test result."""
+    evaluation, importance, diagnosis, the training curves of networks (``curves``: per-epoch records by trial
+    label), and the one test result."""
     m = task.metric
     chosen = leaderboard.get(choice.chosen)
     problem = Section("problem", "The problem", (
@@ -232,10 +323,13 @@ def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: S
         f"{m} = {fmt(test_scores.get(m))} on {split.sizes['test']} rows, touched once, after the choice"
         + (f"; {interval_text(interval)}." if interval else "."),),
         (Table(("metric", "test"), test_rows),))
-    sections = (problem, _findings_section(data.audit if data else None, "data", "Data checks"),
+    parts = (problem, _findings_section(data.audit if data else None, "data", "Data checks"),
                 _split_section(split, data.audit if data else None), _leaderboard_section(leaderboard, choice),
-                choice_section, _evaluation_section(task, data), _importance_section(data), _diagnosis_section(diagnosis),
-                test)
+                choice_section, _evaluation_section(task, data), _images_run_section(schema, task, data),
+                _texts_run_section(schema, task, data), _audio_run_section(schema, task, data),
+                _importance_section(data), _diagnosis_section(diagnosis),
+                _curves_section(curves, choice.chosen), test)
+    sections = tuple(s for s in parts if s is not None)
     payload = {"run_id": run_id, "task": task.to_dict(), "split": {"sizes": split.sizes, "strategy": split.strategy,
                "contamination": split.contamination, "achieved": jsonable(split.achieved)}, "choice": choice.reason, "chosen": choice.chosen,
                "test_scores": jsonable(test_scores), "test_interval": jsonable(interval),

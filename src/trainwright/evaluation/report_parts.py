@@ -6,6 +6,7 @@ Everything here returns plain data (strings, lists of floats) so any renderer ca
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -14,8 +15,8 @@ from trainwright.data import Split, Task
 from trainwright.hygiene import AuditReport, DataProfile
 
 __all__ = [
-    "bootstrap_interval", "classification_curves", "eda_figures", "findings_rows", "fmt", "interval_text",
-    "regression_points", "residuals_by_feature", "split_achieved_lines",
+    "bootstrap_interval", "classification_curves", "eda_figures", "epoch_figures", "example_grid", "findings_rows",
+    "fmt", "interval_text", "regression_points", "residuals_by_feature", "split_achieved_lines", "worst_mistakes",
 ]
 
 N_BOOT = 200
@@ -242,3 +243,67 @@ def residuals_by_feature(y: np.ndarray, pred: np.ndarray, X: Any, importance: An
             panels.append({"feature": str(name), "kind": "categorical", "categories": [str(c) for c in top],
                            "residuals": [r[(labels == c).to_numpy()].round(6).tolist() for c in top]})
     return {"panels": panels}
+
+
+MAX_CURVES = 8
+
+
+def epoch_figures(curves: Mapping[str, list[dict[str, float]]], chosen: str) -> list[tuple[str, dict[str, Any], str]]:
+    """(title, data, caption) of the per-epoch training curves worth drawing: each trial's own fits on the
+    validation part (its id alone as the label, or ``id/fit-2`` for a model trained in phases; the chosen trial's
+    first), then the final refit; at most ``MAX_CURVES``. Folds, seeds and learning-curve fits stay in TensorBoard."""
+    def rank(label: str) -> tuple[int, str]:
+        trial, _, part = label.partition("/")
+        own = not part or part.startswith("fit-")
+        refit = trial == "refit"
+        return (0 if own and trial == chosen else 1 if own and not refit and trial != "analysis" else 2 if refit else 3,
+                label)
+
+    out = []
+    for label in sorted((k for k in curves if curves[k] and rank(k)[0] < 3), key=rank)[:MAX_CURVES]:
+        history = curves[label]
+        data: dict[str, Any] = {"label": label, "epoch": [int(r["epoch"]) for r in history],
+                                "train_loss": [float(r["train_loss"]) for r in history],
+                                "lr": [float(r["lr"]) for r in history]}
+        caption = f"{len(history)} epochs"
+        if all("val_score" in r for r in history):
+            data["val_score"] = [float(r["val_score"]) for r in history]
+            best = int(np.argmax(data["val_score"]))
+            data["best_epoch"] = data["epoch"][best]
+            caption += f"; best validation score {data['val_score'][best]:.4f} at epoch {data['best_epoch']}"
+        trial = label.partition("/")[0]
+        title = f"{label} (chosen)" if trial == chosen else f"{label}: the chosen model's final fit" \
+            if trial == "refit" else label
+        out.append((title, data, caption))
+    return out
+
+
+MAX_MISTAKES = 12
+MISTAKES_PER_ROW = 6  # the sheet stays about 700 px wide
+
+
+def example_grid(examples: Mapping[str, list[str]]) -> dict[str, Any]:
+    """Thumbnail rows of an ``image_grid`` figure: one row per class, its example files."""
+    return {"rows": [{"label": str(label), "items": [{"path": str(p), "caption": ""} for p in paths]}
+                     for label, paths in examples.items()]}
+
+
+def worst_mistakes(y: np.ndarray, pred: np.ndarray, task: Task, paths: Any, n: int = MAX_MISTAKES) -> dict[str, Any]:
+    """The test images the model got most wrong, as an ``image_grid`` figure's data. Classification: the wrongly
+    decided images whose true class got the lowest probability (the most confident mistakes); regression: the
+    largest absolute errors. An empty row list when there is no mistake."""
+    y, pred, paths = np.asarray(y), np.asarray(pred), np.asarray(paths, dtype=object)
+    if task.is_classification:
+        decided = task.decide(pred)
+        true_p = pred[np.arange(len(y)), y.astype(int)]
+        wrong = np.flatnonzero(decided != y)
+        order = wrong[np.argsort(true_p[wrong], kind="stable")][:n]
+        labels = [str(c) for c in task.classes]
+        items = [{"path": str(paths[i]), "caption": f"{labels[int(y[i])]} → {labels[int(decided[i])]} "
+                  f"(p {pred[i, int(decided[i])]:.2f})"} for i in order]
+    else:
+        error = np.abs(pred.astype(float) - y.astype(float))
+        order = np.argsort(-error, kind="stable")[:n]
+        items = [{"path": str(paths[i]), "caption": f"{float(y[i]):.3g} → {float(pred[i]):.3g}"} for i in order]
+    rows = [{"label": "", "items": items[i:i + MISTAKES_PER_ROW]} for i in range(0, len(items), MISTAKES_PER_ROW)]
+    return {"rows": rows, "n_shown": len(items)}

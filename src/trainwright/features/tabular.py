@@ -13,6 +13,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
 from trainwright.data import Role, Schema
+from trainwright.features.audio import audio_features
 from trainwright.features.image import ImagePixels
 from trainwright.features.text import text_block
 from trainwright.features.transformers import AsFloat32, DatetimeFeatures, SkewedLog1p
@@ -33,7 +34,8 @@ class FeatureNeeds:
     sparse: bool = False  # a sparse matrix may reach the model (TF-IDF kept sparse)
     float32: bool = False  # the model computes in float32 without copying (scaled blocks only: values near 1)
     image_size: int = 16  # image-path columns become image_size x image_size pixels (features/image.py)
-    text: str = "auto"  # how a free-text column becomes features (features/text.py): "auto" = TF-IDF or its SVD
+    audio: str = "mfcc"  # audio-path columns (features/audio.py): mfcc (summary statistics) | logmel (spectrogram)
+    text: str = "auto"  # free text as features (features/text.py): auto (TF-IDF or its SVD) | word2vec | minilm | raw
     uses_features: bool = True  # False for baselines that ignore X: no preprocessing at all, no matrix
 
 
@@ -89,5 +91,10 @@ def build_preprocessor(schema: Schema, needs: FeatureNeeds, X_train: pd.DataFram
         transformers.append((f"text_{col}", text_block(needs, dtype, _scaled(needs), random_state), col))
     for col in schema.names(Role.IMAGE):
         transformers.append((f"image_{col}", ImagePixels(size=needs.image_size), col))
+    for col in schema.names(Role.AUDIO):  # MFCC statistics are plain columns, scaled for the models that need it
+        block: object = audio_features(needs.audio)  # the log-mel spectrogram comes standardised already
+        if needs.audio == "mfcc" and needs.scale:
+            block = make_pipeline(*_then_scaled(needs, [block]))
+        transformers.append((f"audio_{col}", block, col))
     return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.3 if needs.sparse else 0.0,
                              verbose_feature_names_out=True)

@@ -111,6 +111,7 @@ def audit_frame(frame: pd.DataFrame, target: str, *, task: Task | None = None, s
         labelled = frame.loc[frame[target].notna()]
         schema = schema or infer_schema(labelled, target)
         findings += _content_checks(labelled, task, schema, ran, random_state)
+        findings += _image_checks(labelled, target, schema, ran, extra, random_state)
         if time_column:
             findings += checks.target_drift(labelled[time_column], labelled[target], task.is_classification)
             ran.append("target drift over time")
@@ -152,6 +153,21 @@ def _content_checks(frame: pd.DataFrame, task: Task, schema: Schema, ran: list[s
         findings += checks.class_imbalance(frame[target], task.metric)
         ran.append("class imbalance")
     return findings
+
+
+def _image_checks(frame: pd.DataFrame, target: str, schema: Schema, ran: list[str], extra: dict[str, Any],
+                  random_state: int) -> list[Finding]:
+    """Image-path columns: sizes, modes, unreadable files and example files per class (``extra["images"]``, one
+    profile per column, for the report's tables and thumbnails)."""
+    from trainwright.hygiene.images import image_findings, profile_images
+
+    columns = schema.names(Role.IMAGE)
+    if not columns:
+        return []
+    profiles = [profile_images(frame, column, target, random_state=random_state) for column in columns]
+    extra["images"] = [p.to_dict() for p in profiles]
+    ran.append("images: sizes, colour modes, formats, unreadable files")
+    return [f for p in profiles for f in image_findings(p)]
 
 
 def _label_issues(frame: pd.DataFrame, task: Task, schema: Schema, probabilities: LabelProbabilities, source: str,

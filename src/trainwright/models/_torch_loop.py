@@ -7,6 +7,12 @@ only, early stopping on a validation score with the best weights restored, a che
 call resumes from, seeds and a deterministic mode, and a deadline (``time.monotonic`` seconds) after which it stops
 at the end of the current epoch. Imports torch: import this module only inside code that trains.
 
+Each epoch's record (epoch, train_loss, val_score, lr, seconds) goes to ``EpochObserver``s: those of
+``LoopSettings.observers`` (one fit's own) and those added to this process with ``add_observer`` (the CLI's
+per-epoch progress bar, the run's TensorBoard and report curves). The process-wide ones exist because the
+estimators build the settings themselves: the layers above cannot reach into a fit, but may watch every fit of
+their own process. A fit in a worker process (``--workers N``, Ray) is not watched from the parent.
+
 It lives in ``models/`` (not ``training/``) because the estimators that call it are built by the model families,
 and imports only go down the layers.
 """
@@ -19,13 +25,13 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
-__all__ = ["CHECKPOINT_FILE", "LoopResult", "LoopSettings", "autocast_dtype", "make_loss", "pick_device",
-           "seeded", "train_module"]
+__all__ = ["CHECKPOINT_FILE", "EpochObserver", "LoopResult", "LoopSettings", "add_observer", "autocast_dtype",
+           "make_loss", "pick_device", "seeded", "train_module"]
 
 CHECKPOINT_FILE = "checkpoint.pt"
 
@@ -103,6 +109,7 @@ class LoopSettings:
     resume: bool = False
     seed: int = 0
     drop_last: bool = False
+    observers: tuple[EpochObserver, ...] = ()  # this fit's own, told before the process-wide ones
 
 
 @dataclass
@@ -113,6 +120,30 @@ class LoopResult:
     epochs_run: int
     history: list[dict[str, float]] = field(default_factory=list)
     stopped: str = "max_epochs"  # max_epochs | early_stopping | deadline
+
+
+class EpochObserver(Protocol):
+    """Watches fits as they train: ``fit_started`` with the fit's shape (max_epochs, first_epoch (above 1 when
+    resumed), n_rows, batch_size, device), ``epoch_ended`` with each epoch's record, ``fit_ended`` with the result."""
+
+    def fit_started(self, info: dict[str, Any]) -> None: ...
+
+    def epoch_ended(self, record: dict[str, float]) -> None: ...
+
+    def fit_ended(self, result: LoopResult) -> None: ...
+
+
+_OBSERVERS: list[EpochObserver] = []
+
+
+def add_observer(observer: EpochObserver) -> Callable[[], None]:
+    """Watch every fit of this process from now on; returns the function that stops it (call it once)."""
+    _OBSERVERS.append(observer)
+    return lambda: _OBSERVERS.remove(observer)
+
+
+def _observers(s: LoopSettings) -> tuple[EpochObserver, ...]:
+    return (*s.observers, *_OBSERVERS)
 
 
 def _optimizer(module: nn.Module, s: LoopSettings) -> torch.optim.Optimizer:
@@ -218,6 +249,16 @@ def _epoch(module: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tens
     return float(total) / max(seen, 1)
 
 
+def _validated(module: nn.Module, validate: Callable[[nn.Module], float], state: _State) -> float:
+    """The epoch's validation score (eval mode, no gradients); the best one so far keeps a copy of its weights."""
+    module.eval()
+    with torch.no_grad():
+        score = float(validate(module))
+    if score > state.best_score or state.best_weights is None:
+        state.best_score, state.best_epoch, state.best_weights = score, state.epoch, _copy_state(module)
+    return score
+
+
 def train_module(module: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torch.Tensor, settings: LoopSettings, *,
                  validate: Callable[[nn.Module], float] | None = None,
                  augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
@@ -239,6 +280,10 @@ def train_module(module: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torc
     state = _State()
     if checkpoint is not None and s.resume and checkpoint.is_file():
         state = _load_checkpoint(checkpoint, module, optimizer, scheduler, generator)
+    observers = _observers(s)
+    for observer in observers:
+        observer.fit_started({"max_epochs": s.max_epochs, "first_epoch": state.epoch + 1, "n_rows": len(X),
+                              "batch_size": s.batch_size, "device": str(device)})
     stopped = "max_epochs"
     while state.epoch < s.max_epochs:
         start = time.perf_counter()
@@ -246,18 +291,15 @@ def train_module(module: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torc
         state.epoch += 1
         record = {"epoch": float(state.epoch), "train_loss": train_loss, "lr": float(optimizer.param_groups[0]["lr"])}
         if validate is not None:
-            module.eval()
-            with torch.no_grad():
-                score = float(validate(module))
-            record["val_score"] = score
-            if score > state.best_score or state.best_weights is None:
-                state.best_score, state.best_epoch, state.best_weights = score, state.epoch, _copy_state(module)
+            record["val_score"] = _validated(module, validate, state)
         else:
             state.best_epoch = state.epoch
         record["seconds"] = time.perf_counter() - start
         state.history.append(record)
         if on_epoch is not None:
             on_epoch(record)
+        for observer in observers:
+            observer.epoch_ended(record)
         if checkpoint is not None:
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             _save_checkpoint(checkpoint, module, optimizer, scheduler, state, generator)
@@ -270,4 +312,7 @@ def train_module(module: nn.Module, loss_fn: nn.Module, X: torch.Tensor, y: torc
     if validate is not None and state.best_weights is not None:
         module.load_state_dict(state.best_weights)
     module.eval()
-    return LoopResult(state.best_epoch, state.epoch, state.history, stopped)
+    result = LoopResult(state.best_epoch, state.epoch, state.history, stopped)
+    for observer in observers:
+        observer.fit_ended(result)
+    return result

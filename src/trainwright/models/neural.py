@@ -25,7 +25,7 @@ import numpy as np
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
 from trainwright.models._torch_estimator import NeuralClassifier, NeuralEstimator, NeuralRegressor
-from trainwright.models.serialize import Serializer, bundle_file
+from trainwright.models.serialize import Serializer, bundle_file, describe_estimator, rebuild_estimator
 from trainwright.models.spec import BuildContext, EarlyStopping, ModelSpec
 
 __all__ = ["CNN", "MLP", "SERIALIZER", "SPECS", "NeuralClassifier", "NeuralEstimator", "NeuralRegressor"]
@@ -90,20 +90,10 @@ def _save(estimator: Any, directory: Path) -> dict[str, Any]:
 
     state = {k: v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
     save_file(state, str(Path(directory) / _WEIGHTS_FILE))
-    params = estimator.get_params()
-    description: dict[str, Any] = {
-        "kind": "classifier" if isinstance(estimator, NeuralClassifier) else "regressor",
-        "architecture": estimator.architecture(),
-        "params": {k: list(params[k]) if isinstance(params[k], tuple) else params[k] for k in _KEPT},
-        "n_features_in": int(estimator.n_features_in_), "best_epoch": int(estimator.best_epoch_),
-    }
-    if hasattr(estimator, "image_size_"):
-        description["image_size"] = int(estimator.image_size_)
-    if isinstance(estimator, NeuralClassifier):
-        description["classes"] = np.asarray(estimator.classes_).tolist()
-    else:
-        description["y_mean"], description["y_scale"] = estimator.y_mean_, estimator.y_scale_
-    return description
+    extra = {"image_size": int(estimator.image_size_)} if hasattr(estimator, "image_size_") else {}
+    return describe_estimator(estimator, isinstance(estimator, NeuralClassifier), _KEPT,
+                              architecture=estimator.architecture(), n_features_in=int(estimator.n_features_in_),
+                              best_epoch=int(estimator.best_epoch_), **extra)
 
 
 def _load(description: Mapping[str, Any], directory: Path) -> Any:
@@ -112,19 +102,12 @@ def _load(description: Mapping[str, Any], directory: Path) -> Any:
     from trainwright.models._torch_nets import build_network
 
     kinds = {"classifier": NeuralClassifier, "regressor": NeuralRegressor}
-    if description.get("kind") not in kinds:
-        raise ValueError(f"unknown estimator kind {description.get('kind')!r}")
-    params = {k: v for k, v in dict(description["params"]).items() if k in _KEPT}
-    params["hidden"] = tuple(params.get("hidden", ()))
-    estimator = kinds[description["kind"]](**params, device="cpu")
+    estimator = rebuild_estimator(description, kinds, _KEPT,
+                                  hidden=tuple(dict(description["params"]).get("hidden", ())))
     estimator.n_features_in_ = int(description["n_features_in"])
     estimator.best_epoch_ = int(description["best_epoch"])
     if "image_size" in description:
         estimator.image_size_ = int(description["image_size"])
-    if isinstance(estimator, NeuralClassifier):
-        estimator.classes_ = np.asarray(description["classes"])
-    else:
-        estimator.y_mean_, estimator.y_scale_ = float(description["y_mean"]), float(description["y_scale"])
     module = build_network(description["architecture"])
     module.load_state_dict(load_file(str(bundle_file(directory, _WEIGHTS_FILE)), device="cpu"), strict=True)
     estimator.module_ = module.eval()
@@ -181,7 +164,13 @@ def _onnx_setup() -> None:
                                 _onnx_convert)
 
 
-SERIALIZER = Serializer("neural", handles=lambda est: isinstance(est, NeuralEstimator), save=_save, load=_load,
+def _handles(estimator: Any) -> bool:
+    """The MLP and the CNN themselves; a subclass with a network of its own (the pretrained backbone) has its own
+    serializer."""
+    return type(estimator) in (NeuralClassifier, NeuralRegressor)
+
+
+SERIALIZER = Serializer("neural", handles=_handles, save=_save, load=_load,
                         onnx_setup=_onnx_setup)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from trainwright.exceptions import BundleError
 
-__all__ = ["SKOPS", "Serializer", "bundle_file", "instance_of"]
+__all__ = ["SKOPS", "Serializer", "bundle_file", "describe_estimator", "instance_of", "rebuild_estimator"]
 
 
 def _never(estimator: Any) -> bool:
@@ -78,3 +78,38 @@ def bundle_file(directory: Path, name: str) -> Path:
     if Path(name).name != name or name in {"", ".", ".."} or path.is_symlink() or not path.is_file():
         raise BundleError(f"the bundle's model file {name!r} is missing or not a plain file in {directory}")
     return path
+
+
+# --- what every torch estimator's bundle shares: its kind, its kept parameters, its target's encoding --------------
+def describe_estimator(estimator: Any, classifier: bool, kept: tuple[str, ...], **extra: Any) -> dict[str, Any]:
+    """The JSON description of a fitted torch estimator: ``kind``, the ``kept`` parameters (tuples as lists), the
+    ``extra`` fields, and the classes (a classifier) or the target's scaling (a regressor)."""
+    import numpy as np
+
+    params = estimator.get_params()
+    description: dict[str, Any] = {
+        "kind": "classifier" if classifier else "regressor",
+        "params": {k: list(params[k]) if isinstance(params[k], tuple) else params[k] for k in kept}, **extra}
+    if classifier:
+        description["classes"] = np.asarray(estimator.classes_).tolist()
+    else:
+        description["y_mean"], description["y_scale"] = float(estimator.y_mean_), float(estimator.y_scale_)
+    return description
+
+
+def rebuild_estimator(description: Mapping[str, Any], kinds: Mapping[str, Any], kept: tuple[str, ...],
+                      **overrides: Any) -> Any:
+    """An unfitted estimator of the described kind (only the ``kinds`` given: a bundle chooses no code) with its
+    kept parameters, on the CPU, and its classes or target scaling restored."""
+    import numpy as np
+
+    kind = str(description.get("kind"))
+    if kind not in kinds:
+        raise ValueError(f"unknown estimator kind {kind!r}; valid: {', '.join(kinds)}")
+    params = {k: v for k, v in dict(description["params"]).items() if k in kept}
+    estimator = kinds[kind](**{**params, **overrides, "device": "cpu"})
+    if kind == "classifier":
+        estimator.classes_ = np.asarray(description["classes"])
+    else:
+        estimator.y_mean_, estimator.y_scale_ = float(description["y_mean"]), float(description["y_scale"])
+    return estimator

@@ -295,12 +295,84 @@ def learning_curve(d: Mapping[str, Any]) -> bytes:
     return _png(fig)
 
 
+def epochs(d: Mapping[str, Any]) -> bytes:
+    """One fit's training loss per epoch (left axis) and validation score (right axis), the best epoch marked."""
+    fig, ax = _figure(width=5.6, height=3.2)
+    ax.plot(d["epoch"], d["train_loss"], marker=".", color=OTHER, label="training loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("training loss")
+    if "val_score" in d:
+        right = ax.twinx()
+        right.plot(d["epoch"], d["val_score"], marker=".", color=CHOSEN, label="validation score")
+        right.set_ylabel("validation score")
+        if "best_epoch" in d:
+            right.axvline(d["best_epoch"], ls="--", color=ACCENT, lw=1, label=f"best epoch {d['best_epoch']}")
+        lines = ax.get_lines() + right.get_lines()
+        ax.legend(lines, [str(line.get_label()) for line in lines], fontsize=8, loc="center right")
+    return _png(fig)
+
+
+THUMB, LABEL_WIDTH, CAPTION_HEIGHT, GAP = 64, 96, 26, 6
+
+
+def _thumbnail(path: str) -> Any:
+    """The image shrunk (or, when tiny, enlarged without smoothing) into a THUMB square; grey when unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as opened:
+            image = opened.convert("RGB")
+    except Exception:  # a file gone since the run: a grey square, not a broken report
+        return Image.new("RGB", (THUMB, THUMB), (200, 200, 200))
+    scale = THUMB / max(image.size)
+    resample = Image.Resampling.NEAREST if scale > 1 else Image.Resampling.LANCZOS
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, resample)
+
+
+def image_grid(d: Mapping[str, Any]) -> bytes:
+    """Thumbnails in rows (a class's examples, or the worst mistakes), each row's label on its left and each
+    thumbnail's caption under it. Drawn with Pillow: dozens of small images, no axes."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    rows = [r for r in d["rows"] if r["items"]]
+    labelled = any(r["label"] for r in rows)
+    captions = any(i["caption"] for r in rows for i in r["items"])
+    per_row = max((len(r["items"]) for r in rows), default=1)
+    cell_w, cell_h = THUMB + 40 * captions + GAP, THUMB + CAPTION_HEIGHT * captions + GAP
+    left = LABEL_WIDTH * labelled
+    sheet = Image.new("RGB", (left + per_row * cell_w + GAP, max(1, len(rows)) * cell_h + GAP), "white")
+    draw = ImageDraw.Draw(sheet)
+    font = ImageFont.load_default(size=11)
+    for r, row in enumerate(rows):
+        top = GAP + r * cell_h
+        if labelled:
+            draw.text((GAP, top + THUMB // 2 - 6), _short(str(row["label"]), 14), fill="#1d2733", font=font)
+        for c, item in enumerate(row["items"]):
+            x = left + GAP + c * cell_w
+            thumb = _thumbnail(item["path"])
+            sheet.paste(thumb, (x + (cell_w - GAP - thumb.width) // 2, top + (THUMB - thumb.height) // 2))
+            # the bitmap font has no arrow; "true → predicted (p 0.91)" goes on two lines under the thumbnail
+            for k, line in enumerate(item["caption"].replace("→", "->").replace(" (", "\n(").split("\n")[:2]):
+                draw.text((x, top + THUMB + 2 + 12 * k), _short(line, 18), fill="#5b6b7c", font=font)
+    out = io.BytesIO()
+    sheet.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def _spectrograms(d: Mapping[str, Any]) -> bytes:
+    from trainwright.features.audio import draw_class_spectrograms
+
+    return draw_class_spectrograms(d)
+
+
 DRAWERS: dict[str, Callable[[Mapping[str, Any]], bytes]] = {
     "class_balance": class_balance, "histogram": histogram, "missingness": missingness, "correlation": correlation,
     "column": column, "leaderboard": leaderboard, "confusion": confusion, "roc": roc, "pr": pr,
     "calibration": calibration, "predicted_vs_actual": predicted_vs_actual, "residuals": residuals,
     "residuals_by_feature": residuals_by_feature,
-    "importance": importance, "learning_curve": learning_curve,
+    "importance": importance, "learning_curve": learning_curve, "epochs": epochs,
+    "image_grid": image_grid, "spectrograms": _spectrograms,
 }
 
 

@@ -37,6 +37,7 @@ _TYPES: dict[Role, Any] = {
     Role.TEXT: str | None,
     Role.DATETIME: datetime | date | str | None,
     Role.IMAGE: str | None,  # a path the server can read
+    Role.AUDIO: str | None,  # a path of an audio clip the server can read
 }
 
 

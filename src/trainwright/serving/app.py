@@ -289,6 +289,10 @@ def _routes(app: Any, service: _Service) -> None:
 def build_app(bundle: Model | str | Path, settings: ServeSettings | None = None) -> Any:
     """A FastAPI app serving ``bundle`` (a loaded Model or a bundle directory)."""
     settings = settings or ServeSettings()
+    if not isinstance(bundle, Model) and (Path(bundle) / "dense.json").is_file():  # boxes or masks: _dense.py
+        from trainwright.serving._dense import build_dense_app
+
+        return build_dense_app(bundle, settings)
     model = bundle if isinstance(bundle, Model) else load(bundle)
     service = _Service(model, settings)
     app = FastAPI(title=f"trainwright: {service.name} ({model.task.kind.value}, target {model.task.target!r})",

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["NullTracker", "Tracker"]
+__all__ = ["NullTracker", "Tracker", "interval_metrics"]
+
+
+def interval_metrics(interval: dict[str, Any] | None) -> dict[str, float]:
+    """The test score's bootstrap interval as two metrics (``runs show`` prints them)."""
+    if not interval:
+        return {}
+    return {f"test_{interval['metric']}_ci_low": interval["low"], f"test_{interval['metric']}_ci_high": interval["high"]}
 
 
 @runtime_checkable

@@ -14,7 +14,8 @@ __all__ = ["TrackingListener"]
 
 class TrackingListener:
     """Turns events into Tracker calls: start, one trial per leaderboard row once the choice is made, the model as
-    soon as its bundle is complete, then finish (or fail)."""
+    soon as its bundle is complete, then finish (or fail). A tracker with a ``curve(trial_id, epochs)`` method also
+    gets the per-epoch values of every model trained in epochs, as the ladder fits it."""
 
     def __init__(self, tracker: Tracker) -> None:
         self.tracker = tracker
@@ -22,6 +23,10 @@ class TrackingListener:
     def __call__(self, event: Event) -> None:
         if event.step == "run" and event.stage == "start" and hasattr(event.payload, "run_id"):  # a RunStart
             self.tracker.start(event.payload.run_id, config=event.payload.config, tags=event.payload.tags)
+        elif event.step == "curve" and event.trial is not None and event.payload:  # per-epoch values of a fit
+            curve = getattr(self.tracker, "curve", None)
+            if curve is not None:
+                curve(event.trial.trial_id, event.payload)
         elif event.step == "choice":
             board, choice = event.payload
             for trial in board.trials:

@@ -18,7 +18,7 @@ from typing import Any
 
 from trainwright.config import Config
 from trainwright.exceptions import Problem, TrackingError
-from trainwright.tracking.base import NullTracker, Tracker
+from trainwright.tracking.base import NullTracker, Tracker, interval_metrics
 from trainwright.tracking.store import EXPERIMENT, ModelKwargs, Store
 
 __all__ = ["MLflowTracker", "default_tracker", "run_summary"]
@@ -35,16 +35,16 @@ def default_tracker(cfg: Config, model_kwargs: ModelKwargs | str | None = None) 
     return MLflowTracker(cfg.tracking_uri, model_kwargs=model_kwargs)
 
 
-def run_summary(result: Any) -> dict[str, Any]:
-    """What the parent run records at the end, as plain values (they cross a process boundary)."""
+def run_summary(result: Any, *, with_interval: bool = True) -> dict[str, Any]:
+    """What the parent run records at the end, as plain values (they cross a process boundary). The bootstrap
+    interval costs a few hundred resamples: without ``with_interval`` the writer takes it from the run's
+    report.json, which computed it already."""
     chosen = result.chosen
     metrics = {**{f"test_{k}": v for k, v in result.test_scores.items()},
                **{f"val_{k}": v for k, v in chosen.val_scores.items()},
                **{f"time_{k}": v for k, v in result.timings.items()}}
-    interval = getattr(result, "test_interval", None)  # the test score's bootstrap interval, for 'runs show'
-    if interval:
-        metrics |= {f"test_{interval['metric']}_ci_low": interval["low"],
-                    f"test_{interval['metric']}_ci_high": interval["high"]}
+    if with_interval:
+        metrics |= interval_metrics(getattr(result, "test_interval", None))
     tags = {"trainwright.chosen": chosen.trial_id, "trainwright.chosen_model": chosen.name,
             "trainwright.metric": result.task.metric, "trainwright.choice": result.choice.reason,
             "trainwright.bundle": str(Path(result.bundle).resolve()), "trainwright.task": result.task.kind.value}
@@ -142,6 +142,10 @@ class MLflowTracker:
     def trial(self, trial: Any, *, chosen: bool = False) -> None:
         self._send("trial", trial, chosen)
 
+    def curve(self, trial_id: str, epochs: Any) -> None:
+        """Per-epoch values of a trial (epoch, train_loss, val_score, lr): step metrics of its child run."""
+        self._send("curve", trial_id, [dict(e) for e in epochs])
+
     def model(self, bundle: Path) -> None:
         """The chosen model's bundle is complete: log it while the run goes on (its report, for instance)."""
         self._send("model", str(bundle))
@@ -149,7 +153,8 @@ class MLflowTracker:
     def finish(self, result: Any, *, run_dir: Path) -> None:
         files = [str(p) for name in ("leaderboard.csv", "run.json", "split.json", "report.html", "report.md",
                                      "report.json") if (p := Path(run_dir) / name).is_file()]
-        self._send("finish", run_summary(result), files)
+        report_json = Path(run_dir) / "report.json"
+        self._send("finish", run_summary(result, with_interval=not report_json.is_file()), files)
         try:
             self._sync()
         finally:

@@ -207,7 +207,9 @@ class Store:
                 raise _store_error(self.uri, f"no '{self.experiment}' experiment in this store yet",
                                    fix="train a model with tracking on first")
             location = str(self.artifact_root) if self.artifact_root is not None else None
-            return client, client.create_experiment(self.experiment, artifact_location=location)
+            # the kind tag makes MLflow's UI open the experiment in its "Model training" view, not the GenAI one
+            return client, client.create_experiment(self.experiment, artifact_location=location,
+                                                    tags={"mlflow.experimentKind": "custom_model_development"})
 
     def use(self) -> None:
         """Point MLflow's fluent API (model logging and loading) at this store."""

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from trainwright.lineage import lineage
+from trainwright.tracking.base import interval_metrics
 from trainwright.tracking.signature import bundle_signature
 from trainwright.tracking.stale import mark_stale_runs, run_owner_tags
 from trainwright.tracking.store import (
@@ -52,6 +53,18 @@ def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
     return out
 
 
+_EPOCH_VALUES = {"train_loss": "epoch_train_loss", "val_score": "epoch_val_score", "lr": "epoch_lr"}
+
+
+def _epoch_metrics(epochs: list[dict[str, Any]]) -> list[Any]:
+    """Each epoch's values as MLflow step metrics (the UI draws them as curves)."""
+    from mlflow.entities import Metric
+
+    now = _now()
+    return [Metric(name, float(e[key]), now, int(e.get("epoch", i))) for i, e in enumerate(epochs)
+            for key, name in _EPOCH_VALUES.items() if isinstance(e.get(key), int | float) and math.isfinite(e[key])]
+
+
 def _now() -> int:
     return int(time.time() * 1000)
 
@@ -79,6 +92,7 @@ class RunWriter:
         self.model_uri: str | None = None
         self.terminated = False
         self.start_tags: dict[str, str] = {}
+        self.curves: dict[str, list[dict[str, Any]]] = {}  # trial id -> its per-epoch values, until the trial is logged
 
     def start(self, run_id: str, config: dict[str, Any], tags: dict[str, str], start_time: int) -> None:
         from mlflow.entities import Param, RunTag
@@ -118,7 +132,14 @@ class RunWriter:
         params = {**dict(trial.params), "model": trial.name, "seed": trial.seed}
         client.log_batch(child.info.run_id, metrics=[Metric(k, v, _now(), 0) for k, v in _finite(values).items()],
                          params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        epochs = self.curves.pop(trial.trial_id, [])
+        for start in range(0, len(epochs), 300):  # MLflow takes at most 1000 metrics per batch
+            client.log_batch(child.info.run_id, metrics=_epoch_metrics(epochs[start:start + 300]))
         client.set_terminated(child.info.run_id, "FINISHED" if trial.ok else "FAILED")
+
+    def curve(self, trial_id: str, epochs: list[dict[str, Any]]) -> None:
+        """Kept until the trial's child run is made (at the choice): the ladder fits come first."""
+        self.curves[trial_id] = list(epochs)
 
     def model(self, bundle: str) -> None:
         """The bundle as an MLflow pyfunc model in the parent run (``mlflow.pyfunc.load_model`` works on it)."""
@@ -148,7 +169,8 @@ class RunWriter:
         client, run = self.store.client, self.parent_id
         assert run is not None, "start was not sent"
         tags = {**summary["tags"], "trainwright.model_uri": self.model_uri or ""}
-        client.log_batch(run, metrics=[Metric(k, v, _now(), 0) for k, v in _finite(summary["metrics"]).items()],
+        metrics = {**summary["metrics"], **_report_interval(files)}
+        client.log_batch(run, metrics=[Metric(k, v, _now(), 0) for k, v in _finite(metrics).items()],
                          tags=[RunTag(k, str(v)[:5000]) for k, v in tags.items()])
         for name, doc in summary["documents"].items():
             client.log_dict(run, doc, f"{name}.json")
@@ -166,6 +188,17 @@ class RunWriter:
         client.set_tag(self.parent_id, "trainwright.error", message[:5000])
         client.set_terminated(self.parent_id, status)
         self.terminated = True
+
+
+def _report_interval(files: list[str]) -> dict[str, float]:
+    """The test score's bootstrap interval from the run's report.json (computed once, by the report)."""
+    import json
+
+    for path in files:
+        if Path(path).name == "report.json":
+            with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+                return interval_metrics(json.loads(Path(path).read_text(encoding="utf-8")).get("test_interval"))
+    return {}
 
 
 def log_training_data(client: Any, run_id: str, tags: Mapping[str, str], schema: Mapping[str, Any]) -> None:
@@ -202,6 +235,8 @@ def _dispatch(writer: RunWriter, message: tuple[Any, ...]) -> Any:
         return writer.start(*args)
     if kind == "trial":
         return writer.trial(*args)
+    if kind == "curve":
+        return writer.curve(*args)
     if kind == "model":
         return writer.model(*args)
     if kind == "finish":
@@ -275,6 +310,10 @@ def _main() -> None:
             replies.flush()
 
     serve(_Pipe(), uri, experiment, model_kwargs)
+    # Everything is committed to the store by now. Skip the interpreter's teardown (MLflow, SQLAlchemy, pandas and
+    # their atexit hooks: half a second the trainer would wait for at the end of every run).
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":

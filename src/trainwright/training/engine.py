@@ -25,10 +25,15 @@ from trainwright.data import Fold, FoldPlan, Schema, Task
 from trainwright.evaluation import score_one
 from trainwright.features import build_preprocessor
 from trainwright.models import BuildContext, ModelSpec, probabilities
+from trainwright.models._rounds import RoundReport, round_hooks
 from trainwright.training.executor import Executor, SequentialExecutor, resolve
 
-__all__ = ["FitContext", "FoldFit", "FoldRun", "fit_fold", "fit_pipeline", "predict_matrix", "run_folds",
-           "warning_note"]
+__all__ = ["FitContext", "FitPruned", "FoldFit", "FoldRun", "fit_fold", "fit_pipeline", "predict_matrix",
+           "run_folds", "warning_note"]
+
+
+class FitPruned(Exception):
+    """Raised by a round report to stop a fit whose validation score is not worth finishing (the search's pruner)."""
 
 
 @dataclass(frozen=True)
@@ -73,8 +78,11 @@ def warning_note(caught: Sequence[warnings.WarningMessage]) -> str:
 
 def fit_pipeline(spec: ModelSpec, ctx: FitContext, X: pd.DataFrame, y: np.ndarray, params: Mapping[str, Any], *,
                  random_state: int | None = None, X_val: pd.DataFrame | None = None,
-                 y_val: np.ndarray | None = None) -> tuple[Pipeline, int | None, str]:
-    """Fit preprocessing and model; early-stop on (X_val, y_val) when given and the model supports it.
+                 y_val: np.ndarray | None = None, report: RoundReport | None = None,
+                 ) -> tuple[Pipeline, int | None, str]:
+    """Fit preprocessing and model; early-stop on (X_val, y_val) when given and the model supports it. A boosted
+    model also stops at ``ctx.deadline`` (keeping the rounds it made) and tells ``report`` its validation score every
+    few rounds (models/_rounds.py).
 
     Returns the fitted pipeline, the iteration count early stopping found (or None) and a note of warnings.
     """
@@ -87,12 +95,18 @@ def fit_pipeline(spec: ModelSpec, ctx: FitContext, X: pd.DataFrame, y: np.ndarra
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         Xt = features.fit_transform(X, y)
-        if X_val is not None and spec.early_stopping is not None:
-            Xv = features.transform(X_val)
-            model.fit(Xt, y, **spec.early_stopping.fit_kwargs(Xv, y_val, model))
-            best = spec.early_stopping.best_iteration(model)
-        else:
-            model.fit(Xt, y)
+        hooks, unhook = round_hooks(model, ctx.deadline, report)
+        try:
+            if X_val is not None and spec.early_stopping is not None:
+                Xv = features.transform(X_val)
+                stopping = spec.early_stopping.fit_kwargs(Xv, y_val, model)
+                callbacks = [*hooks.get("callbacks", []), *stopping.get("callbacks", [])]
+                model.fit(Xt, y, **{**hooks, **stopping, **({"callbacks": callbacks} if callbacks else {})})
+                best = spec.early_stopping.best_iteration(model)
+            else:
+                model.fit(Xt, y, **hooks)
+        finally:
+            unhook()
     return Pipeline([("features", features), ("model", model)]), best, warning_note(caught)
 
 
@@ -131,14 +145,14 @@ class FoldRun:
 
 def fit_fold(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, fold: Fold,
              ctx: FitContext, *, early_stopping: bool = False, predict_fit_rows: bool = False,
-             keep_pipeline: bool = True) -> FoldFit:
+             keep_pipeline: bool = True, report: RoundReport | None = None) -> FoldFit:
     """Fit on the fold's rows (early-stopping on its held-out rows when asked), predict its held-out rows."""
     X_fit, y_fit = X.iloc[fold.fit], y[fold.fit]
     X_out, y_out = X.iloc[fold.held_out], y[fold.held_out]
     start = time.perf_counter()
     pipeline, best, note = fit_pipeline(spec, ctx, X_fit, y_fit, params, random_state=fold.seed,
                                         X_val=X_out if early_stopping else None,
-                                        y_val=y_out if early_stopping else None)
+                                        y_val=y_out if early_stopping else None, report=report)
     fit_seconds = time.perf_counter() - start
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -8,19 +8,24 @@ choice rows, never test rows.
 
 Selecting weights on the rows that then score them flatters the ensemble, so ``cross_fitted`` also gives the
 honest version: for each fold, weights selected on the other folds' rows score that fold's rows.
+
+``stacked`` is the other way to combine: a linear level-2 model fitted on the members' out-of-fold predictions
+(Wolpert's stacking), cross-fitted the same way for its scores, then fitted on every row for the bundle.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from trainwright.data import Task
 from trainwright.evaluation import get_metric, score_one
+from trainwright.models.ensemble import meta_model, stack_features
 
-__all__ = ["Selection", "blend", "cross_fitted", "greedy_selection", "prepared"]
+__all__ = ["Selection", "Stack", "blend", "cross_fitted", "greedy_selection", "prepared", "stacked"]
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,45 @@ def cross_fitted(preds: Mapping[str, np.ndarray], y: np.ndarray, task: Task, fol
         out[held] = blend({t: np.asarray(p)[held] for t, p in preds.items()}, chosen.weights)
         scores.append(_score(y[held], out[held], task))
     return out, tuple(scores)
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A level-2 model fitted on every row (``meta``), its cross-fitted predictions and per-fold scores."""
+
+    meta: Any
+    pred: np.ndarray
+    fold_scores: tuple[float, ...]
+    order: tuple[str, ...]  # the members' trial ids in the column order ``meta`` expects
+
+
+def stacked(preds: Mapping[str, np.ndarray], y: np.ndarray, task: Task, folds: Sequence[np.ndarray], *,
+            random_state: int = 0) -> Stack:
+    """Stack ``preds`` (trial id -> out-of-fold predictions on the rows of ``y``): for each fold (positions), a
+    level-2 model fitted on the other folds' rows predicts it; then one fitted on every row is kept."""
+    import warnings
+
+    preds = prepared(preds, task)
+    order = tuple(preds)
+    n_classes = len(task.classes) if task.is_classification else 0
+    features = stack_features([preds[t] for t in order], n_classes)
+    out = np.full((len(y), n_classes or 1), np.nan)
+    scores = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence chatter of a tiny logistic regression
+        for held in folds:
+            held = np.asarray(held)
+            rest = np.setdiff1d(np.arange(len(y)), held)
+            meta = meta_model(n_classes, random_state).fit(features[rest], y[rest])
+            out[held] = _meta_predict(meta, features[held], n_classes)
+            scores.append(_score(y[held], out[held], task))
+        meta = meta_model(n_classes, random_state).fit(features, y)
+    return Stack(meta, out, tuple(scores), order)
+
+
+def _meta_predict(meta: Any, features: np.ndarray, n_classes: int) -> np.ndarray:
+    if not n_classes:
+        return np.asarray(meta.predict(features), dtype=np.float64).reshape(-1, 1)
+    out = np.zeros((len(features), n_classes))
+    out[:, np.asarray(meta.classes_, dtype=int)] = meta.predict_proba(features)
+    return out

@@ -15,7 +15,8 @@ from sklearn.pipeline import Pipeline
 from trainwright.data import FoldPlan
 from trainwright.evaluation import Trial, bootstrap_se, score_all
 from trainwright.models import ModelSpec
-from trainwright.training.engine import FitContext, fit_fold, predict_matrix
+from trainwright.models._rounds import RoundReport
+from trainwright.training.engine import FitContext, FitPruned, fit_fold, predict_matrix
 
 __all__ = ["TRAIN_SCORE_ROWS", "Fitted", "failed_trial", "fit_candidate"]
 
@@ -52,13 +53,14 @@ def _error_text(exc: BaseException) -> str:
 
 
 def fit_candidate(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan,
-                  ctx: FitContext, *, trial_id: str = "") -> Fitted | Trial:
+                  ctx: FitContext, *, trial_id: str = "", report: RoundReport | None = None) -> Fitted | Trial:
     """Fit on the plan's one hold-out fold (train rows), score on train and its held-out (validation) rows.
-    A failure comes back as a failed Trial, not an exception."""
+    A failure comes back as a failed Trial, not an exception; a fit stopped by ``report`` (raising ``FitPruned``)
+    as a ``pruned`` one."""
     (fold,) = plan.folds
     seed = fold.seed
     try:
-        fit = fit_fold(spec, params, X, y, fold, ctx, early_stopping=plan.early_stopping)
+        fit = fit_fold(spec, params, X, y, fold, ctx, early_stopping=plan.early_stopping, report=report)
         assert fit.pipeline is not None
         y_val = y[fold.held_out]
         with warnings.catch_warnings():
@@ -66,6 +68,8 @@ def fit_candidate(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y
             X_seen, y_seen = _train_sample(X.iloc[fold.fit], y[fold.fit], seed)
             val_scores = score_all(y_val, fit.pred, ctx.task)
             train_scores = score_all(y_seen, predict_matrix(fit.pipeline, X_seen, ctx.task), ctx.task)
+    except FitPruned as stop:
+        return failed_trial(spec, "pruned", str(stop), seed, trial_id=trial_id, params=params)
     except Exception as exc:  # a candidate that breaks must not stop the ladder
         return failed_trial(spec, "failed", _error_text(exc), seed, trial_id=trial_id, params=params)
     best = fit.best_iteration

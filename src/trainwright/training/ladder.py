@@ -3,6 +3,8 @@ then cross-validate the candidates the choice needs, through the same fold engin
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -13,17 +15,29 @@ import pandas as pd
 from trainwright.data import FoldPlan
 from trainwright.evaluation import Trial, TrialIds
 from trainwright.models import ModelSpec
+from trainwright.models._rounds import stops_at_deadline
 from trainwright.training.engine import FitContext, FoldRun, run_folds
 from trainwright.training.events import Event
 from trainwright.training.executor import Executor, resolve
 from trainwright.training.fit import Fitted, failed_trial, fit_candidate
 
-__all__ = ["CandidateTask", "climb", "cross_validate", "expected_seconds"]
+__all__ = ["FIT_SHARE", "CandidateTask", "climb", "cross_validate", "expected_seconds"]
+
+FIT_SHARE = 0.4  # one ladder fit may use at most this share of the time left (a boosted fit is stopped there)
+MIN_STOPPABLE_S = 1.0  # a model that stops between rounds is tried whenever this much time is left
 
 
 def expected_seconds(spec: ModelSpec, unit_seconds: float) -> float:
     """A spec's expected fit time: its relative cost times the seconds one unit of cost took so far."""
     return spec.relative_cost * unit_seconds
+
+
+def _stoppable(spec: ModelSpec, ctx: FitContext, n_train: int) -> bool:
+    """Whether ``spec``'s model stops between boosting rounds at the deadline (so it fits in any time left)."""
+    try:
+        return stops_at_deadline(spec.build(ctx.build_context(n_train), spec.params(size_scale=ctx.size_scale)))
+    except Exception:
+        return False
 
 
 def _skip_reason(spec: ModelSpec, ctx: FitContext, n_train: int, unit: float) -> str | None:
@@ -35,8 +49,20 @@ def _skip_reason(spec: ModelSpec, ctx: FitContext, n_train: int, unit: float) ->
         left = ctx.seconds_left
         needed = expected_seconds(spec, unit)
         if left <= 0 or needed > left:
+            if left > 0 and spec.rung <= 1 and unit == 0.0:
+                return None  # the simple model, not timed yet: it is the reference every later rung is judged by
+            if left >= MIN_STOPPABLE_S and _stoppable(spec, ctx, n_train):
+                return None  # a boosted model fits in whatever is left: it stops at the deadline with what it made
             return f"skipped: time budget (estimated {needed:.1f}s, {max(left, 0):.1f}s left)"
     return None
+
+
+def capped(ctx: FitContext, spec: ModelSpec) -> FitContext:
+    """The context of one ladder fit: at most FIT_SHARE of the time left, so one slow candidate cannot take it all
+    (a boosted model stops there; the others are sized by the skip estimate)."""
+    if spec.is_baseline or not math.isfinite(ctx.deadline):
+        return ctx
+    return replace(ctx, deadline=time.monotonic() + FIT_SHARE * max(ctx.seconds_left, 0.0))
 
 
 def _skipped(spec: ModelSpec, ctx: FitContext, n_train: int, unit: float, trial_id: str,
@@ -71,7 +97,7 @@ def climb(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, plan: Fold
             results.append(skipped)
             continue
         notify(Event("start", spec))
-        fitted = fit_candidate(spec, params, X, y, plan, ctx, trial_id=trial_id)
+        fitted = fit_candidate(spec, params, X, y, plan, capped(ctx, spec), trial_id=trial_id)
         trial = fitted.trial if isinstance(fitted, Fitted) else fitted
         if trial.ok and not spec.is_baseline:
             unit = max(unit, trial.fit_seconds / max(spec.relative_cost, 1e-3))
@@ -129,11 +155,13 @@ def _climb_parallel(specs: Sequence[ModelSpec], X: pd.DataFrame, y: np.ndarray, 
 
 
 def cross_validate(trial: Trial, spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext, *,
-                   executor: Executor | None = None) -> tuple[Trial, FoldRun | None]:
+                   executor: Executor | None = None, keep_pipelines: bool = False) -> tuple[Trial, FoldRun | None]:
     """Score ``trial``'s final parameters on each fold (iterations fixed: no early stopping on the held-out fold).
-    Returns the trial with its fold scores and the engine's run (None when a fold failed: the trial says why)."""
+    Returns the trial with its fold scores and the engine's run (None when a fold failed: the trial says why); with
+    ``keep_pipelines`` the run holds the fold models (a bag)."""
     try:
-        run = run_folds(spec, trial.params, X, y, replace(plan, early_stopping=False), ctx, executor=executor)
+        run = run_folds(spec, trial.params, X, y, replace(plan, early_stopping=False), ctx, executor=executor,
+                        keep_pipelines=keep_pipelines)
     except Exception as exc:
         return replace(trial, message=(trial.message + f"; cv failed: {type(exc).__name__}").lstrip("; ")), None
     return replace(trial, cv_scores=run.scores), run

@@ -32,8 +32,9 @@ import pandas as pd
 from trainwright.data import FoldPlan
 from trainwright.evaluation import Trial, TrialIds, get_metric, score_all, score_one
 from trainwright.models import ModelSpec
+from trainwright.models._rounds import RoundReport
 from trainwright.training import Fitted, fit_candidate, fit_fold, run_folds
-from trainwright.training.engine import FitContext, FoldFit, out_of_fold
+from trainwright.training.engine import FitContext, FitPruned, FoldFit, out_of_fold
 from trainwright.training.executor import Executor, resolve
 from trainwright.training.fit import failed_trial
 from trainwright.training.ladder import CandidateTask
@@ -113,9 +114,21 @@ def _with_rounds(spec: ModelSpec, params: dict[str, Any], base: Mapping[str, Any
     return {**params, "n_estimators": int(min(max(rounds, 20), int(spec.defaults.get("n_estimators", rounds)) * 2))}
 
 
+def _round_reporter(asked: Any, maximize: bool) -> RoundReport:
+    """Tell the Optuna trial its validation score every few boosting rounds (in the study's direction: a loss is
+    negated when the study maximises); raise ``FitPruned`` when the pruner says the trial is not worth finishing."""
+    def report(step: int, value: float, higher_is_better: bool) -> None:
+        asked.report(value if higher_is_better == maximize else -value, step)
+        if asked.should_prune():
+            raise FitPruned(f"pruned at round {step}: its validation curve is below the median of earlier trials")
+
+    return report
+
+
 def _on_holdout(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np.ndarray, plan: FoldPlan,
-                ctx: FitContext, trial_id: str) -> tuple[Trial, np.ndarray | None, np.ndarray | None]:
-    fitted = fit_candidate(spec, params, X, y, plan, ctx, trial_id=trial_id)
+                ctx: FitContext, trial_id: str, report: RoundReport | None = None,
+                ) -> tuple[Trial, np.ndarray | None, np.ndarray | None]:
+    fitted = fit_candidate(spec, params, X, y, plan, ctx, trial_id=trial_id, report=report)
     if isinstance(fitted, Fitted):
         return fitted.trial, plan.folds[0].held_out, fitted.val_pred
     return fitted, None, None
@@ -164,18 +177,19 @@ def _on_folds(spec: ModelSpec, params: Mapping[str, Any], X: pd.DataFrame, y: np
 def search(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx: FitContext, *, n_trials: int,
            ids: TrialIds, sampler: str = "tpe", study_path: Any = None, base_params: Mapping[str, Any] | None = None,
            executor: Executor | None = None, time_limit: float = math.inf,
-           known: tuple[Mapping[str, Any], float] | None = None,
+           known: tuple[Mapping[str, Any], float] | None = None, pruner: str = "median",
            on_trial: Callable[[SearchTrial], None] | None = None) -> SearchResult:
     """Up to ``n_trials`` trials of ``spec`` on ``plan`` (rows of ``X``/``y`` by position): the portfolio first,
-    then the sampler. Stops early when the next trial would pass ``ctx.deadline`` or ``time_limit`` seconds.
-    ``known``: parameters and score already measured on this plan (the ladder's), told to a new study."""
+    then the sampler. Stops early when the next trial would pass ``ctx.deadline`` or ``time_limit`` seconds; no fit
+    runs past either (boosted models stop between rounds). ``known``: parameters and score already measured on this
+    plan (the ladder's), told to a new study. ``pruner``: median | halving | none (see ``make_pruner``)."""
     space = spec.space(ctx.build_context(len(plan.folds[0].fit)))
     if not space or n_trials <= 0:
         return SearchResult(spec.name, (), 0, "space")
     metric = ctx.task.metric
     maximize = get_metric(metric).greater_is_better
     study = open_study(study_path, spec.name, maximize=maximize, sampler=make_sampler(sampler, space, ctx.random_state),
-                       pruner=make_pruner(len(plan)))
+                       pruner=make_pruner(len(plan), pruner))
     fresh = not study.trials
     _enqueue_portfolio(study, spec, space)
     if sampler == "grid" and fresh:
@@ -186,6 +200,7 @@ def search(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx:
         waiting = sum(1 for t in study.trials if t.state.name == "WAITING")
         n_trials = min(n_trials, waiting)
     deadline = min(ctx.deadline, time.monotonic() + time_limit)
+    ctx = replace(ctx, deadline=deadline)
     # on a pool of processes, hold-out trials run side by side: ask a batch, fit it, tell it (TPE's constant liar
     # keeps a batch's proposals apart); k-fold trials run their folds side by side instead
     batch = executor.n_workers if executor is not None and executor.n_workers > 1 and len(plan) == 1 else 1
@@ -211,7 +226,9 @@ def search(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, plan: FoldPlan, ctx:
         if batch > 1 and executor is not None:
             results = executor.map(_fit_task, tasks)
         elif len(plan) == 1:
-            results = [_on_holdout(t.spec, t.params, X, y, plan, ctx, t.trial_id) for t in tasks]
+            results = [_on_holdout(t.spec, t.params, X, y, plan, ctx, t.trial_id,
+                                   None if pruner == "none" else _round_reporter(one, maximize))
+                       for t, one in zip(tasks, asked, strict=True)]
         else:
             results = [_on_folds(t.spec, t.params, X, y, plan, ctx, t.trial_id, one, executor)
                        for t, one in zip(tasks, asked, strict=True)]

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["SAMPLERS", "grid_points", "grid_values", "make_pruner", "make_sampler", "open_study", "study_storage"]
+__all__ = ["PRUNERS", "SAMPLERS", "grid_points", "grid_values", "make_pruner", "make_sampler", "open_study", "study_storage"]
 
 SAMPLERS = ("tpe", "random", "grid")
 GRID_POINTS = 3  # values per numeric parameter in a grid: low, middle (geometric for a log scale), high
@@ -62,15 +62,29 @@ def make_sampler(name: str, space: Mapping[str, Any], seed: int) -> Any:
     raise ValueError(f"unknown sampler {name!r}: choose one of {', '.join(SAMPLERS)}")
 
 
-def make_pruner(n_folds: int) -> Any:
-    """Median pruning over folds: after the first fold of a trial, stop it when its running mean score is worse
-    than the median of earlier trials at the same fold (once 5 trials finished). A one-fold plan has nothing to
-    prune over."""
+PRUNERS = ("median", "halving", "none")
+ROUND_WARMUP = 50  # boosting rounds before a trial may be pruned on its validation curve
+
+
+def make_pruner(n_folds: int, kind: str = "median") -> Any:
+    """The search's pruner. Over folds (k-fold plans): after the first fold of a trial, stop it when its running
+    mean is worse than the median of earlier trials at the same fold. Over boosting rounds (a hold-out plan; the
+    validation score is reported every few rounds, models/_rounds.py): ``median`` stops a trial whose score at a
+    round is worse than the median of earlier trials at that round, after ROUND_WARMUP rounds; ``halving`` is
+    asynchronous successive halving (a third of the trials go on at each rung of 3x more rounds). Five trials finish
+    before any pruning. ``none``: no pruning."""
     import optuna
 
-    if n_folds < 2:
+    if kind == "none":
         return optuna.pruners.NopPruner()
-    return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if n_folds >= 2:
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=0)
+    if kind == "halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=ROUND_WARMUP, reduction_factor=3,
+                                                      min_early_stopping_rate=0)
+    if kind == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=ROUND_WARMUP)
+    raise ValueError(f"unknown pruner {kind!r}: choose one of {', '.join(PRUNERS)}")
 
 
 def study_storage(path: Path) -> Any:

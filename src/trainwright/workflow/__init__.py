@@ -70,6 +70,12 @@ def train(data: str | Path | pd.DataFrame, target: str | None = None, *, config:
     path; keyword overrides win over it. Progress, tracking and the report are listeners of its events."""
     if target is not None:
         overrides["target"] = target
+    from trainwright.workflow.dense import dense_task_of, train_dense
+
+    if (dense := dense_task_of(data, config, overrides)) is not None:  # boxes or masks: workflow/dense.py
+        dense_result = train_dense(data, dense, config=config, tracker=tracker, on_event=on_event,  # type: ignore[arg-type]
+                                   **overrides)
+        return dense_result  # type: ignore[return-value]
     cfg = _resolve_config(config, overrides)
     tracker = tracker or default_tracker(cfg, model_kwargs=pyfunc_log_kwargs)
     getattr(tracker, "check", lambda: None)()  # an unusable store fails here, before any data or training

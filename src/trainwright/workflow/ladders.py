@@ -8,6 +8,8 @@ from trainwright.data import Role, Schema
 
 __all__ = ["default_model_names"]
 
+_TEXT_ALONE_BASE = ("dummy", "linear")  # the baseline, and TF-IDF + logistic regression: the rung to beat
+
 
 def default_model_names(schema: Schema, cfg: Config) -> list[str]:
     """The model names to climb for ``schema`` under ``cfg`` (``cfg.model_names`` unless the input's kind has its
@@ -18,9 +20,11 @@ def default_model_names(schema: Schema, cfg: Config) -> list[str]:
     kept = lambda names: [n for n in names if n not in cfg.exclude_models]  # noqa: E731
     if schema.names(Role.IMAGE):  # tabular rungs read 16x16 pixels as columns and add little but time
         return kept(IMAGE_MODELS) or named
-    audio = getattr(Role, "AUDIO", None)
-    if audio is not None and AUDIO_MODELS and schema.names(audio):
+    if schema.names(Role.AUDIO):  # tabular rungs would read the clips' MFCC statistics: the audio ladder has them
         return kept(AUDIO_MODELS) or named
-    if TEXT_MODELS and schema.names(Role.TEXT):  # text rungs join the preset's ladder
-        return named + [n for n in kept(TEXT_MODELS) if n not in named]
+    if TEXT_MODELS and schema.names(Role.TEXT):
+        text = [n for n in kept(TEXT_MODELS) if n not in named]
+        if set(schema.features) == set(schema.names(Role.TEXT)):  # text alone: tree rungs on the SVD of TF-IDF
+            return [n for n in named if n in _TEXT_ALONE_BASE] + text  # add little; the budget goes to text rungs
+        return named + text  # text beside tabular columns: the text rungs join the preset's ladder
     return named

@@ -6,7 +6,9 @@ of an ensemble. Each goes through the fold engine on the choice rows; none reads
   best trial of each family is re-scored over the cross-validation folds (the ladder's partition) before it is
   believed. The study is a journal file beside the run (``study.journal``): ``resume_study`` continues it.
 - ``with_ensemble``: Caruana's greedy selection over the kept out-of-fold predictions, one more trial whose scores
-  are cross-fitted (weights chosen without the rows they score).
+  are cross-fitted (weights chosen without the rows they score); with the preset's stacking, a linear level-2 model
+  on the same predictions, cross-fitted the same way, one more trial again. Bags (the k fold models of a
+  cross-validated trial) take their trial's place in the pool: an ensemble of bags needs no refit.
 """
 
 from __future__ import annotations
@@ -24,18 +26,28 @@ from trainwright.data import FoldPlan, choice_folds, holdout_plan
 from trainwright.evaluation import Choice, Leaderboard, Trial, TrialIds, bootstrap_se, score_all
 from trainwright.exceptions import ConfigError, Problem
 from trainwright.models import get_spec, resolve
-from trainwright.models.ensemble import WeightedEnsemble
-from trainwright.training import Event, cross_validate, fit_pipeline, predict_matrix
-from trainwright.training.ensemble import cross_fitted, greedy_selection
+from trainwright.models.ensemble import StackedEnsemble, WeightedEnsemble
+from trainwright.training import Event, cross_validate
+from trainwright.training.ensemble import cross_fitted, greedy_selection, stacked
 from trainwright.training.seeds import choose_with_seeds
 from trainwright.tuning import SearchTrial, search
-from trainwright.workflow.steps import RunState, decision_task, refit_and_test
+from trainwright.tuning.budget import predict_seconds_after_choice, refit_seconds
+from trainwright.workflow.steps import (
+    RunState,
+    bag_pipeline,
+    bagged_trial,
+    refit,
+    refit_and_test,
+    tested,
+)
 
 __all__ = ["STUDY_FILE", "choose", "keep_study", "refit_and_test_any", "with_ensemble", "with_search"]
 
 STUDY_FILE = "study.journal"
 ENSEMBLE = "ensemble"
+STACK = "stack"
 _POOL = 20  # the best trials an ensemble may draw from
+_STACK_POOL = 8  # the best trials a stack's level-2 model reads (a linear model on a few dozen columns)
 
 
 def _study_path(run: RunState) -> Path:
@@ -105,9 +117,9 @@ def _cv_plan(run: RunState) -> FoldPlan | None:
 
 
 def _reserve(run: RunState, trials: list[Trial]) -> float:
-    """Seconds kept back for what follows the search: the refit, the test, the analysis and the bundle."""
-    slowest = max((t.fit_seconds for t in trials if t.ok), default=0.0)
-    return 0.15 * run.cfg.effective_time_budget + 3.0 * slowest
+    """Seconds kept back for what follows the search: the refit of the likeliest choice, the test, the analysis,
+    the bundle and the report (tuning/budget.py)."""
+    return run.tail + run.refit_estimate(trials)
 
 
 def with_search(run: RunState, trials: list[Trial]) -> list[Trial]:
@@ -118,13 +130,14 @@ def with_search(run: RunState, trials: list[Trial]) -> list[Trial]:
     if not specs:
         return trials
     start = time.monotonic()
+    run.hold(_reserve(run, trials))
     X, y = run.choice_rows
     plan, path = _search_plan(run), _start_study(run)
     run.schemes["search"] = f"{cfg.sampler}, {plan.describe()}"
     ids = TrialIds(tuple(t.trial_id for t in trials))
     found: list[Trial] = []
     for i, spec in enumerate(specs):
-        share = (run.ctx.seconds_left - _reserve(run, trials)) / (len(specs) - i)
+        share = run.ctx.seconds_left / (len(specs) - i)
         if share <= 0:
             break
         ladder_trial = next((t for t in trials if t.name == spec.name and t.ok), None)
@@ -145,14 +158,15 @@ def with_search(run: RunState, trials: list[Trial]) -> list[Trial]:
                         if ladder_trial is not None and len(plan) == 1 else None)
         run.schemes[f"search {spec.name}"] = f"{len(result.trials)} trials ({result.n_stored} in the study), " \
                                              f"stopped by {result.stopped}"
-        found += _rescored(run, result.trials)
+        found += _rescored(run, result.trials, trials + found)
     run.timings["search_s"] = round(time.monotonic() - start, 3)
     return trials + found
 
 
-def _rescored(run: RunState, outcomes: tuple[SearchTrial, ...]) -> list[Trial]:
+def _rescored(run: RunState, outcomes: tuple[SearchTrial, ...], earlier: list[Trial]) -> list[Trial]:
     """The search's best trial of a family, re-scored over the ladder's CV folds (when the data is small enough
-    and time is left), so its score is not the best of many noisy draws."""
+    and time is left), so its score is not the best of many noisy draws; with bagging, its fold models become one
+    more trial, its bag."""
     trials = [o.trial for o in outcomes]
     metric = run.prep.task.metric
     ok = [t for t in trials if t.ok and not math.isnan(t.score(metric))]
@@ -166,12 +180,16 @@ def _rescored(run: RunState, outcomes: tuple[SearchTrial, ...]) -> list[Trial]:
     spec = get_spec(best.name)
     run.notify(Event("start", spec, best, step="cv"))
     X, y = run.choice_rows
-    updated, folds = cross_validate(best, spec, X, y, plan, run.ctx, executor=run.executor)
+    keep = run.cfg.preset_settings.bagging
+    updated, folds = cross_validate(best, spec, X, y, plan, run.ctx, executor=run.executor, keep_pipelines=keep)
+    bags = []
     if folds is not None:
         run.keep_oof(best.trial_id, np.arange(run.n_choice), folds.oof)
         updated = replace(updated, message=f"{updated.message}; the search's best, re-scored over {len(plan)} folds")
+        if keep:
+            bags.append(bagged_trial(run, updated, folds, earlier + trials))
     run.notify(Event("done", spec, updated, step="cv"))
-    return [updated if t.trial_id == best.trial_id else t for t in trials]
+    return [updated if t.trial_id == best.trial_id else t for t in trials] + bags
 
 
 def _ensemble_pool(run: RunState, trials: list[Trial]) -> tuple[list[Trial], bool]:
@@ -181,23 +199,20 @@ def _ensemble_pool(run: RunState, trials: list[Trial]) -> tuple[list[Trial], boo
     board = Leaderboard(tuple(trials), metric)
     ranked = [t for t in board.ranked() if t.ok and t.rung > 0 and t.trial_id in run.oof
               and not math.isnan(t.score(metric))]
+    ranked = [t for t in ranked if f"{t.trial_id}.bag" not in run.bags]  # its bag instead: same predictions, no refit
     cv = [t for t in ranked if len(t.cv_scores) > 1 and len(run.oof.entries[t.trial_id][0]) == run.n_choice]
     return (cv[:_POOL], True) if len(cv) >= 2 else (ranked[:_POOL], False)
 
 
-def with_ensemble(run: RunState, trials: list[Trial]) -> list[Trial]:
-    """One more trial: the greedy ensemble of the pool's out-of-fold predictions (when it has two members or more)."""
-    cfg, task = run.cfg, run.prep.task
-    rounds = cfg.ensemble_size if cfg.ensemble_size is not None else cfg.preset_settings.ensemble_size
-    pool, on_cv = _ensemble_pool(run, trials)
-    if rounds <= 0 or len(pool) < 2:
-        return trials
-    start = time.perf_counter()
+def _pool_predictions(run: RunState, pool: list[Trial], on_cv: bool
+                      ) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, list[np.ndarray]]:
+    """(choice-row positions every member predicted, trial id -> predictions on them, their targets, the folds that
+    cross-fit a combination: the CV partition's when the pool was cross-validated)."""
     labels = run.prep.X.index.to_numpy()[:run.n_choice]
     common = set(labels)
     for t in pool:
         common &= set(run.oof.entries[t.trial_id][0].tolist())
-    positions = np.flatnonzero(np.isin(labels, list(common)))  # choice-row positions every member predicted
+    positions = np.flatnonzero(np.isin(labels, list(common)))
     rows = labels[positions]
     preds = {}
     for t in pool:
@@ -205,35 +220,102 @@ def with_ensemble(run: RunState, trials: list[Trial]) -> list[Trial]:
         order = {r: i for i, r in enumerate(entry_rows.tolist())}
         preds[t.trial_id] = np.asarray(pred, dtype=np.float64)[[order[r] for r in rows.tolist()]]
     y = run.prep.y[positions]
-    selection = greedy_selection(preds, y, task, rounds=rounds)
-    if len(selection.weights) < 2:  # one member: that trial itself, already on the leaderboard
-        run.schemes["ensemble"] = f"greedy selection kept only {next(iter(selection.weights))}: no ensemble"
-        return trials
     if on_cv and (plan := _cv_plan(run)) is not None:
         folds = [np.asarray(f.held_out) for f in plan.folds]  # every choice row: positions are 0..n-1
     else:
         folds = [np.arange(len(y))[k::5] for k in range(5)]
-    honest, fold_scores = cross_fitted(preds, y, task, folds, rounds=rounds)
-    honest_pred = honest if task.is_classification else honest.reshape(-1)
-    members = tuple(sorted(selection.weights.items(), key=lambda kv: -kv[1]))
-    by_id = {t.trial_id: t for t in pool}
-    trial = Trial(
-        name=ENSEMBLE, family=ENSEMBLE, rung=max(t.rung for t in pool) + 1, status="ok",
-        params={"rounds": rounds, "members": len(members)}, seed=cfg.seed, val_scores=score_all(y, honest_pred, task),
-        val_se=bootstrap_se(y, honest_pred, task, random_state=cfg.seed),
-        cv_scores=fold_scores if on_cv else (),
-        fit_seconds=sum(by_id[m].fit_seconds for m, _ in members) + time.perf_counter() - start,
-        predict_ms_per_1k=sum(by_id[m].predict_ms_per_1k for m, _ in members),
-        size_bytes=sum(by_id[m].size_bytes for m, _ in members),
-        message=(f"greedy selection over {len(pool)} trials on {len(y)} rows; selected in-sample "
-                 f"{selection.score:.4f}, cross-fitted {np.mean(fold_scores):.4f}; "
-                 + ", ".join(f"{m} {w:.2f}" for m, w in members)),
-        trial_id=TrialIds(tuple(t.trial_id for t in trials)).new(ENSEMBLE), members=members,
-    )
-    run.keep_oof(trial.trial_id, positions, selection.pred)
+    return positions, preds, y, folds
+
+
+def with_ensemble(run: RunState, trials: list[Trial]) -> list[Trial]:
+    """One more trial: the greedy ensemble of the pool's out-of-fold predictions (when it has two members or more);
+    and one more with the preset's stacking: the linear stack of the best of the same pool."""
+    cfg, task = run.cfg, run.prep.task
+    rounds = cfg.ensemble_size if cfg.ensemble_size is not None else cfg.preset_settings.ensemble_size
+    pool, on_cv = _ensemble_pool(run, trials)
+    if len(pool) < 2 or (rounds <= 0 and not cfg.preset_settings.stacking):
+        return trials
+    if run.ctx.seconds_left <= 0:  # the work time is spent: what is left belongs to the refit and the bundle
+        run.schemes["ensemble"] = "skipped: time budget"
+        return trials
+    start = time.perf_counter()
+    positions, preds, y, folds = _pool_predictions(run, pool, on_cv)
+    found: list[Trial] = []
+    if rounds > 0:
+        selection = greedy_selection(preds, y, task, rounds=rounds)
+        if len(selection.weights) < 2:  # one member: that trial itself, already on the leaderboard
+            run.schemes["ensemble"] = f"greedy selection kept only {next(iter(selection.weights))}: no ensemble"
+        else:
+            honest, fold_scores = cross_fitted(preds, y, task, folds, rounds=rounds)
+            members = tuple(sorted(selection.weights.items(), key=lambda kv: -kv[1]))
+            note = (f"greedy selection over {len(pool)} trials on {len(y)} rows; selected in-sample "
+                    f"{selection.score:.4f}, cross-fitted {np.mean(fold_scores):.4f}; "
+                    + ", ".join(f"{m} {w:.2f}" for m, w in members))
+            trial = _combined(run, trials, pool, ENSEMBLE, members, (honest, fold_scores, y, on_cv),
+                              {"rounds": rounds, "members": len(members)}, note, time.perf_counter() - start)
+            run.keep_oof(trial.trial_id, positions, selection.pred)
+            found.append(trial)
+    if cfg.preset_settings.stacking:
+        stack_pool = pool[:_STACK_POOL]
+        stack = stacked({t.trial_id: preds[t.trial_id] for t in stack_pool}, y, task, folds, random_state=cfg.seed)
+        weights = _coefficient_shares(stack.meta, len(stack.order))
+        members = tuple(zip(stack.order, weights, strict=True))
+        note = (f"linear stack over the out-of-fold predictions of {len(stack_pool)} trials on {len(y)} rows, "
+                f"cross-fitted {np.mean(stack.fold_scores):.4f}; coefficient shares "
+                + ", ".join(f"{m} {w:.2f}" for m, w in members))
+        trial = _combined(run, trials + found, stack_pool, STACK, members, (stack.pred, stack.fold_scores, y, on_cv),
+                          {"meta": type(stack.meta).__name__, "members": len(members)}, note, 0.0)
+        run.stacks[trial.trial_id] = stack.meta
+        run.keep_oof(trial.trial_id, positions, stack.pred)
+        found.append(trial)
     run.timings["ensemble_s"] = round(time.perf_counter() - start, 3)
-    run.notify(Event("done", None, trial, step="ensemble"))
-    return [*trials, trial]
+    found = [t for t in found if _refit_fits(run, trials + found, t)]
+    for trial in found:
+        run.notify(Event("done", None, trial, step="ensemble"))
+    return [*trials, *found]
+
+
+def _refit_fits(run: RunState, trials: list[Trial], trial: Trial) -> bool:
+    """Whether ``trial``'s refit (its members that are not bags) fits in the budget left after the tail; an
+    ensemble that would not is left off the leaderboard (and the scheme says so) rather than break the budget."""
+    board = Leaderboard(tuple(trials), run.prep.task.metric)
+    n_train, n_test = len(run.split.train), len(run.prep.X) - run.n_choice
+    needed = refit_seconds(trial, run.n_choice, n_train, lookup=board.get, bagged=run.bags) + \
+        predict_seconds_after_choice(trial.predict_ms_per_1k, n_train=n_train, n_test=n_test,
+                                     n_columns=run.prep.X.shape[1])
+    left = run.end - run.tail - time.monotonic()
+    if needed <= left:
+        return True
+    run.schemes[trial.trial_id] = (f"left out: its refit and predictions (~{needed:.1f}s) would pass the time budget "
+                                   f"({left:.1f}s left)")
+    return False
+
+
+def _coefficient_shares(meta: Any, n_members: int) -> list[float]:
+    """Each member's share of the level-2 model's absolute coefficients (what the report shows as its weight)."""
+    coef = np.abs(np.asarray(meta.coef_, dtype=float)).reshape(-1 if meta.coef_.ndim == 1 else meta.coef_.shape[0], -1)
+    per_member = coef.sum(axis=0).reshape(n_members, -1).sum(axis=1)
+    total = per_member.sum()
+    return [float(v / total) if total > 0 else 1.0 / n_members for v in per_member]
+
+
+def _combined(run: RunState, trials: list[Trial], pool: list[Trial], kind: str, members: tuple[tuple[str, float], ...],
+              honest: tuple[np.ndarray, tuple[float, ...], np.ndarray, bool], params: dict[str, Any], note: str,
+              seconds: float) -> Trial:
+    """The leaderboard row of an ensemble or a stack, scored by its cross-fitted predictions."""
+    task = run.prep.task
+    pred, fold_scores, y, on_cv = honest
+    pred = pred if task.is_classification else pred.reshape(-1)
+    by_id = {t.trial_id: t for t in pool}
+    return Trial(
+        name=kind, family=kind, rung=max(t.rung for t in pool) + 1, status="ok", params=params, seed=run.cfg.seed,
+        val_scores=score_all(y, pred, task), val_se=bootstrap_se(y, pred, task, random_state=run.cfg.seed),
+        cv_scores=fold_scores if on_cv else (),
+        fit_seconds=sum(by_id[m].fit_seconds for m, _ in members) + seconds,
+        predict_ms_per_1k=sum(by_id[m].predict_ms_per_1k for m, _ in members),
+        size_bytes=sum(by_id[m].size_bytes for m, _ in members), message=note,
+        trial_id=TrialIds(tuple(t.trial_id for t in trials)).new(kind), members=members,
+    )
 
 
 def choose(board: Leaderboard, run: RunState) -> Choice:
@@ -243,16 +325,16 @@ def choose(board: Leaderboard, run: RunState) -> Choice:
 
 
 def refit_and_test_any(run: RunState, board: Leaderboard, trial: Trial) -> tuple[Any, dict[str, float], np.ndarray]:
-    """The chosen trial refit on train+validation and tested once; an ensemble refits each member and averages."""
+    """The chosen trial refit on train+validation and tested once. A bag is its fold models (no refit); an ensemble
+    or a stack takes each member's model (a bag as it is, any other trial refit) and combines them."""
     if not trial.members:
         return refit_and_test(run, trial)
     from sklearn.pipeline import Pipeline
 
-    X, y = run.choice_rows
-    fitted = [fit_pipeline(get_spec(board.get(m).name), run.ctx, X, y, board.get(m).params)[0] for m, _ in trial.members]
+    fitted = [bag_pipeline(run, m) if m in run.bags else refit(run, board.get(m)) for m, _ in trial.members]
     n_classes = len(run.prep.task.classes) if run.prep.task.is_classification else 0
-    ensemble = WeightedEnsemble(fitted, [w for _, w in trial.members], n_classes)
-    pipeline = Pipeline([("model", ensemble)])
-    X_test, y_test = run.prep.X.iloc[run.n_choice:], run.prep.y[run.n_choice:]
-    pred = predict_matrix(pipeline, X_test, run.prep.task)
-    return pipeline, score_all(y_test, pred, decision_task(run, trial)), pred
+    if trial.trial_id in run.stacks:
+        model: Any = StackedEnsemble(fitted, run.stacks[trial.trial_id], n_classes)
+    else:
+        model = WeightedEnsemble(fitted, [w for _, w in trial.members], n_classes)
+    return tested(run, trial, Pipeline([("model", model)]))

@@ -39,6 +39,10 @@ SAMPLES = {
         {"feature": "c", "kind": "categorical", "categories": ["a", "b"], "residuals": [[0.1, -0.1], [0.3]]}]},
     "learning_curve": {"metric": "roc_auc", "n_rows": [10, 20, 40], "train_scores": [1, 0.95, 0.93],
                        "val_scores": [0.7, 0.8, 0.85]},
+    "epochs": {"label": "mlp", "epoch": [1, 2, 3], "train_loss": [0.9, 0.5, 0.4], "lr": [1e-3, 1e-3, 1e-4],
+               "val_score": [-0.8, -0.6, -0.62], "best_epoch": 2},
+    "image_grid": {"rows": [{"label": c, "items": [{"path": "/nonexistent/gone.png", "caption": "a → b (p 0.91)"}] * 2}
+                            for c in "ab"]},
 }
 
 

@@ -16,7 +16,7 @@ from trainwright.exceptions import TrackingError
 from trainwright.tracking import MLflowTracker, NullTracker, Store, default_tracker, resolve_uri
 from trainwright.tracking.store import model_name, sqlite_path
 
-MODELS = ("dummy", "linear", "lightgbm")
+MODELS = ("dummy", "linear", "lightgbm", "mlp")  # the MLP trains in epochs: its curves are logged
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +77,19 @@ def test_one_child_run_per_trial_with_params_metrics_times_and_tags(tracked):
         assert child.data.params["seed"] == "0" and child.info.status == "FINISHED"
     lightgbm = next(c for c in children if c.data.tags["model"] == "lightgbm")
     assert "n_estimators" in lightgbm.data.params and "learning_rate" in lightgbm.data.params
+
+
+def test_a_model_trained_in_epochs_has_its_curves_as_step_metrics_of_its_child_run(tracked):
+    _, _, store, _, children, _ = tracked
+    by_model = {c.data.tags["model"]: c for c in children}
+    history = {name: store.client.get_metric_history(by_model["mlp"].info.run_id, name)
+               for name in ("epoch_train_loss", "epoch_val_score", "epoch_lr")}
+    steps = [m.step for m in history["epoch_train_loss"]]
+    assert len(steps) >= 2 and steps == sorted(set(steps))
+    assert [m.step for m in history["epoch_val_score"]] == steps == [m.step for m in history["epoch_lr"]]
+    losses = [m.value for m in history["epoch_train_loss"]]
+    assert all(v > 0 for v in losses) and min(losses) < losses[0]  # it learned
+    assert store.client.get_metric_history(by_model["lightgbm"].info.run_id, "epoch_train_loss") == []
 
 
 def test_the_chosen_model_is_an_mlflow_pyfunc_model_that_predicts_like_the_bundle(tracked):

@@ -154,16 +154,17 @@ def _holds_media(folder: Path) -> bool:
 
 
 def check_data_file(path: str | Path) -> None:
-    """DataError unless ``path`` is an existing, non-empty file, or a folder of images or audio clips (class
-    sub-folders)."""
+    """DataError unless ``path`` is an existing, non-empty file, a folder of images or audio clips (class
+    sub-folders), or a folder of Parquet files (shards of one table)."""
     path = Path(path)
     if not path.exists():
         raise DataError(f"data file not found: {path}", [Problem("data.missing", f"no file at {path}", fix="check the path")])
     if path.is_dir():
-        if _holds_media(path):
+        if _holds_media(path) or next(path.rglob("*.parquet"), None) is not None:  # media, or Parquet shards
             return
         raise DataError(f"{path} is a folder", [Problem(
-            "data.not_a_file", "expected a CSV, Parquet or JSON Lines file, or a folder of images or audio clips",
+            "data.not_a_file", "expected a CSV, Parquet or JSON Lines file, a folder of Parquet files, or a folder "
+            "of images or audio clips",
             fix="name a file, or a folder with one sub-folder of images (or audio clips) per class")])
     if path.stat().st_size == 0:
         raise DataError(f"data file is empty: {path}", [Problem("data.empty", "the file has 0 bytes", fix="check the export that wrote it")])

@@ -97,3 +97,22 @@ def test_the_bundle_predicts_a_file_and_a_parquet_directory_like_each_other(shar
                                   check_dtype=False, atol=1e-6)
     assert (result.run_dir / "run.json").is_file() and (result.run_dir / "leaderboard.csv").is_file()
     assert not list(Path(result.run_dir).parent.glob(".*.ray"))  # Ray Train's checkpoint folder removed
+
+
+def test_the_cli_trains_in_memory_on_a_shard_folder_and_predicts_it_into_a_folder(shards: Path, tmp_path: Path,
+                                                                                  capsys, monkeypatch) -> None:
+    from trainwright.cli import main
+
+    monkeypatch.setenv("COLUMNS", "200")
+    code = main(["train", str(shards), "--target", "Status", "--models", "dummy,lightgbm", "--preset", "quick",
+                 "--no-tracking", "-o", str(tmp_path / "runs")])  # no --backend ray: the shards read as one table
+    assert code == 0, capsys.readouterr().err
+    (bundle,) = (tmp_path / "runs").glob("*/model")
+    capsys.readouterr()
+    assert main(["predict", str(bundle), str(shards), "-o", str(tmp_path / "scored.csv")]) == 2  # a folder in, a folder out
+    captured = capsys.readouterr()
+    assert "names a file" in captured.out + captured.err
+    assert main(["predict", str(bundle), str(shards), "-o", str(tmp_path / "scored")]) == 0
+    written = pd.read_parquet(tmp_path / "scored")
+    assert len(written) == len(pd.read_csv(dataset_path("credit_data"))) and "prediction" in written.columns
+    assert not (tmp_path / "scored.csv").exists() and not list(tmp_path.glob(".scored*"))

@@ -22,6 +22,8 @@ def predict_command(
     chunksize: Annotated[int, typer.Option(min=1, help="rows per chunk (memory stays bounded)")] = 100_000,
     fmt: Annotated[str, typer.Option("--format", help="detection bundles: csv (one row per box: file, label, score, "
                                      "x, y, width, height) | coco (COCO result JSON)")] = "csv",
+    ray_address: Annotated[str | None, typer.Option("--ray-address", help="a directory of Parquet files is scored on "
+                                                    "this Ray cluster (default: a Ray of its own on loopback)")] = None,
     score_threshold: Annotated[float | None, typer.Option("--score-threshold", min=0.0, max=1.0,
                                                           help="detection: leave out boxes scored below this "
                                                           "(default 0.3)")] = None,
@@ -41,6 +43,10 @@ def predict_command(
             raise typer.BadParameter(f"--format {fmt!r}: choose csv or coco")
         n = write_predictions(bundle, data, output, fmt=fmt, threshold=score_threshold)
         console.print(f"wrote predictions for {n} images to {output}")
+        return
+    from trainwright.cli._sharded import predict_sharded
+
+    if predict_sharded(bundle, data, output, ray_address):  # a directory of Parquet files -> a directory, on Ray
         return
     check_output_file(output, inputs=(bundle, data), suffixes=OUTPUT_SUFFIXES)
     from trainwright.bundle import load

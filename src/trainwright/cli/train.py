@@ -183,6 +183,10 @@ def train_command(
     from trainwright.cli._paths import check_output_dir
 
     check_output_dir(cfg.output_dir, inputs=(data, *([config] if config is not None else ())))
+    from trainwright.cli._sharded import train_sharded_command
+
+    if train_sharded_command(data, cfg):  # Parquet shards with --backend ray: data-parallel (workflow/sharded.py)
+        return
     from trainwright.tracking import default_tracker
 
     # the tracking writer starts now, so its MLflow import runs on the other core while this process imports the

@@ -59,12 +59,26 @@ def sniff_csv(path: Path) -> tuple[str, str]:
     return delimiter, encoding
 
 
+def _read_shards(files: list[Path]) -> pd.DataFrame:
+    try:
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        raise DataError(f"cannot read the Parquet files in {files[0].parent}", [Problem(
+            "data.unreadable", f"{type(exc).__name__}: {str(exc)[:160]}",
+            fix="check that every shard is a Parquet file of the same table")]) from None
+
+
 def load_table(path: str | Path) -> pd.DataFrame:
     """Load a whole table; every failure is a DataError naming the file and the fix."""
     path = Path(path)
     check_data_file(path)
-    if path.is_dir():  # a folder of class folders of images or audio clips: a table of (path, label)
-        return read_media_folder(path)
+    if path.is_dir():
+        from trainwright.data.shards import parquet_files
+
+        shards = parquet_files(path)
+        if shards:  # Parquet shards of one table, read whole (--backend ray reads them in pieces instead)
+            return _read_shards(shards)
+        return read_media_folder(path)  # a folder of class folders of images or audio clips: (path, label)
     suffix = path.suffix.lower()
     delimiter = encoding = None
     try:

@@ -226,7 +226,12 @@ def log_training_data(client: Any, run_id: str, tags: Mapping[str, str], schema:
                           digest=fingerprint[:36] or None, schema=MlflowSchema(columns) if columns else None)
     input_tags = [InputTag("mlflow.data.context", "training")]
     input_tags += [InputTag(f"trainwright.{k}", str(tags[k])) for k in ("file_sha256", "frame_sha256") if tags.get(k)]
-    client.log_inputs(run_id, datasets=[DatasetInput(dataset._to_mlflow_entity(), tags=input_tags)])
+    entry = DatasetInput(dataset._to_mlflow_entity(), tags=input_tags)
+    try:
+        client.log_inputs(run_id, datasets=[entry])
+    except Exception:  # two runs on the same data at once both inserted the dataset: it exists now, link to it
+        time.sleep(0.2)
+        client.log_inputs(run_id, datasets=[entry])
 
 
 def _dispatch(writer: RunWriter, message: tuple[Any, ...]) -> Any:

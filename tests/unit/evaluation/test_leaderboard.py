@@ -57,17 +57,21 @@ def test_cv_basis_preferred_over_bootstrap() -> None:
     lgb_cv = (0.86, 0.84, 0.85, 0.88, 0.82)
     lin_cv = (0.85, 0.84, 0.85, 0.84, 0.83)  # mean 0.842 >= 0.85 - SE 0.01
     board = Leaderboard((trial("dummy", 0.5, se=0.001), trial("linear", 0.70, se=0.001, cv=lin_cv),
-                         trial("random_forest", 0.99, se=0.001), trial("lightgbm", 0.90, se=0.001, cv=lgb_cv)), "roc_auc")
+                         trial("random_forest", 0.80, se=0.001), trial("lightgbm", 0.90, se=0.001, cv=lgb_cv)), "roc_auc")
     choice = board.choose()
     assert choice.basis == "cv"
     expected_se = np.std(lgb_cv, ddof=1) / math.sqrt(len(lgb_cv))
     assert choice.standard_error == pytest.approx(expected_se)
     assert choice.best_score == pytest.approx(np.mean(lgb_cv))
-    assert choice.best == "lightgbm"  # random_forest has no CV scores: not in the CV pool
+    assert choice.best == "lightgbm"  # random_forest has no CV scores and trails on validation: not in the CV pool
     assert choice.chosen == "linear" and "cross-validated" in choice.reason
-    # the same trials without CV scores: bootstrap basis, random_forest best, linear far behind
+    # the same trials without CV scores: bootstrap basis, lightgbm best, linear far behind
     plain = Leaderboard(tuple(Trial(**{**t.__dict__, "cv_scores": ()}) for t in board.trials), "roc_auc")
-    assert (plain.choose().basis, plain.choose().chosen) == ("bootstrap", "random_forest")
+    assert (plain.choose().basis, plain.choose().chosen) == ("bootstrap", "lightgbm")
+    # a trial without CV scores leading on validation: every trial is judged on validation, none dropped
+    leader = Leaderboard((*board.trials[:2], Trial(**{**board.trials[2].__dict__, "val_scores": {"roc_auc": 0.99}}),
+                          board.trials[3]), "roc_auc")
+    assert (leader.choose().basis, leader.choose().best) == ("bootstrap", "random_forest")
 
 
 def test_cv_where_simpler_is_further_than_one_se() -> None:

@@ -43,6 +43,8 @@ SAMPLES = {
                "val_score": [-0.8, -0.6, -0.62], "best_epoch": 2},
     "image_grid": {"rows": [{"label": c, "items": [{"path": "/nonexistent/gone.png", "caption": "a → b (p 0.91)"}] * 2}
                             for c in "ab"]},
+    "spectrograms": {"classes": ["no", "yes", "maybe"], "sample_rate": 16000, "hop_length": 256, "n_mels": 8, "fmax": 8000,
+                     "spectra": [[[-80.0 + 10 * (b + t % 3) for t in range(20)] for b in range(8)] for _ in range(3)]},
 }
 
 

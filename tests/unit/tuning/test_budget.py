@@ -99,10 +99,12 @@ def test_the_ladder_fits_a_boosting_model_whenever_time_is_left_and_cheap_strong
     assert [s.name for s in specs] == ["dummy", "linear", "lightgbm", "random_forest", "catboost", "svm"]
     params = {**get_spec("lightgbm").params(), "learning_rate": 0.001, "n_estimators": 1_000_000}
     slow = get_spec("lightgbm").__class__(**{**get_spec("lightgbm").__dict__, "defaults": params, "relative_cost": 1e4})
+    # the SVM estimated at 10,000 x the linear model's time too, but it cannot stop half-way: skipped
+    costly = get_spec("svm").__class__(**{**get_spec("svm").__dict__, "relative_cost": 1e4})
     ctx = FitContext(prep.schema, prep.task, n_jobs=1, deadline=time.monotonic() + 4.0)
     start = time.monotonic()
     trials = {t.trial_id: t for t in (r.trial if hasattr(r, "trial") else r
-                                      for r in climb([specs[0], specs[1], slow, specs[5]], X, y, plan, ctx))}
+                                      for r in climb([specs[0], specs[1], slow, costly], X, y, plan, ctx))}
     # estimated at 10,000 x the linear model's time, it is still fitted: it stops at its share of the time left
     assert trials["lightgbm"].ok and trials["lightgbm"].fit_seconds < 3.0
     assert trials["svm"].status == "skipped" and "time budget" in trials["svm"].message

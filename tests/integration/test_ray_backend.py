@@ -108,3 +108,31 @@ def test_shared_data_goes_to_the_object_store_once() -> None:
         assert executor.map(jsonable, [1.0, float("nan"), 3.0]) == [1.0, None, 3.0]
     finally:
         executor.close()
+
+
+def test_the_cli_trains_parquet_shards_data_parallel_on_a_ray_head(ray_head, tmp_path: Path) -> None:
+    """4 Parquet shards, 2 Ray Train workers on a ``ray start --head`` cluster, each reading its own rows; the bundle
+    then scores the shards into a folder of Parquet files on the same cluster."""
+    address, env = ray_head
+    frame = pd.read_csv(dataset_path("credit_data"))
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    for i, rows in enumerate(np.array_split(np.arange(len(frame)), 4)):
+        frame.iloc[rows].to_parquet(shards / f"part-{i}.parquet", index=False)
+    run_env = {**env, "TRAINWRIGHT_TRACKING": "0", "COLUMNS": "200"}
+    train = [sys.executable, "-m", "trainwright", "train", str(shards), "--target", "Status", "--backend", "ray",
+             "--ray-address", address, "--workers", "2", "--output-dir", str(tmp_path / "runs"), "--no-tracking"]
+    proc = subprocess.run(train, env=run_env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    per_worker = re.search(r"2 workers trained \d+ rounds .*rows read per worker: ([\d,]+), ([\d,]+)", proc.stdout)
+    assert per_worker, proc.stdout
+    split = re.search(r"into ([\d,]+) train", proc.stdout)
+    assert split and sum(int(n.replace(",", "")) for n in per_worker.groups()) == int(split.group(1).replace(",", ""))
+    (bundle,) = (tmp_path / "runs").glob("*/model")
+    predict = [sys.executable, "-m", "trainwright", "predict", str(bundle), str(shards), "-o", str(tmp_path / "scored"),
+               "--ray-address", address]
+    proc = subprocess.run(predict, env=run_env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert len(pd.read_parquet(tmp_path / "scored")) == len(frame)
+    listeners = _ray_listeners()
+    assert listeners and all("127.0.0.1" in line for line in listeners), listeners

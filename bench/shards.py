@@ -56,10 +56,11 @@ def main() -> None:
         cfg = load_config(None, target="y", output_dir=str(home / f"ray{workers}"), workers=workers, time_budget=3600)
         r = train_sharded(files, cfg)
         results[f"ray, {workers} worker(s)"] = (r.timings["fit_s"], r.parts["train"], r.rounds, r.test_scores["roc_auc"])
+        print(f"ray, {workers} worker(s): {results[f'ray, {workers} worker(s)']}", flush=True)
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     start = time.monotonic()
     local = train(frame, "y", preset="quick", models=("xgboost",), output_dir=str(home / "local"), tracking=False,
-                  cv_folds=0, time_budget=3600)
+                  time_budget=3600)
     ladder = local.timings.get("ladder_s", time.monotonic() - start)
     results["in memory (ladder fit)"] = (ladder, len(local.split.train), -1, local.test_scores["roc_auc"])
     print(f"\n{args.rows:,} rows x {frame.shape[1] - 1} features in {args.shards} shards, {os.cpu_count()} CPU(s), "

@@ -195,6 +195,12 @@ def _images_run_section(schema: Schema, task: Task, data: ReportData | None) -> 
     return Section("images", "Images", tuple(text), (), tuple(figs))
 
 
+_MEMBERS_CAPTION = {  # how a trial made of trials combined them (workflow/search.py)
+    "ensemble": "ensemble members (greedy selection over out-of-fold predictions)",
+    "stack": "stacked members (a level-2 model on their out-of-fold predictions; the weights are its coefficients)",
+}
+
+
 def _audio_run_section(schema: Schema, task: Task, data: ReportData | None) -> Section | None:
     """Audio clips: the Fourier view, the mean log-mel spectrogram of each class's test clips."""
     columns = schema.names(Role.AUDIO)
@@ -316,7 +322,7 @@ def run_report(*, run_id: str, source: str, task: Task, schema: Schema, split: S
         Table(("parameter", "value"), tuple((str(k), str(v)) for k, v in sorted(chosen.params.items()))[:30],
               f"{chosen.trial_id} ({chosen.name}, {chosen.family}, rung {chosen.rung})"),
         *((Table(("member", "weight"), tuple((m, f"{w:.3f}") for m, w in chosen.members),
-                 "ensemble members (greedy selection over out-of-fold predictions)"),) if chosen.members else ())))
+                 _MEMBERS_CAPTION.get(chosen.family, "ensemble members")),) if chosen.members else ())))
     test_rows = tuple((k, fmt(v)) for k, v in test_scores.items())
     interval = bootstrap_interval(data.y_test, data.test_pred, task) if data is not None else None
     test = Section("test", "The test-set result", (

@@ -7,7 +7,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import confusion_matrix, fbeta_score, matthews_corrcoef
+from sklearn.metrics import confusion_matrix, fbeta_score, jaccard_score, matthews_corrcoef
 
 from tests.conftest import dataset_path
 from trainwright.data import Task, TaskKind
@@ -27,6 +27,7 @@ def _problem(seed: int = 0, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize(("metric", "reference"), [
     ("fbeta", lambda y, d: fbeta_score(y, d, beta=2.0, zero_division=0)),
     ("mcc", matthews_corrcoef),
+    ("iou", lambda y, d: jaccard_score(y, d, zero_division=0)),
     ("cost", lambda y, d: -(confusion_matrix(y, d, labels=[0, 1]).ravel() @ np.array([0, 1.0, 5.0, 0]))),
 ])
 def test_the_tuned_threshold_is_the_best_of_every_possible_cut(metric, reference) -> None:

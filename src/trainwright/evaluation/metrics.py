@@ -96,6 +96,8 @@ METRICS: dict[str, Metric] = {m.name: m for m in [
     Metric("precision", True, _CLS, _bin_only(skm.precision_score)),
     Metric("recall", True, _CLS, _bin_only(skm.recall_score)),
     Metric("mcc", True, _CLS, lambda y, p, t: float(skm.matthews_corrcoef(y, _labels(p, t)))),
+    # intersection over union of the predicted and true sets (Jaccard): the positive class, or the classes' mean
+    Metric("iou", True, _CLS, _bin_only(skm.jaccard_score)),
     Metric("cost", False, frozenset({_BIN}), _cost),
     Metric("rmse", False, frozenset({_REG}), lambda y, p, t: float(skm.root_mean_squared_error(y, p))),
     Metric("mae", False, frozenset({_REG}), lambda y, p, t: float(skm.mean_absolute_error(y, p))),

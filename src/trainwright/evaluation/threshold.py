@@ -16,7 +16,7 @@ __all__ = ["TUNABLE_METRICS", "tune_threshold", "tunes_threshold"]
 
 # metrics of a hard decision whose best threshold is not 0.5 in general; precision and recall alone are left out:
 # tuned, they run to the extremes (a threshold of 1 for precision, 0 for recall)
-TUNABLE_METRICS = frozenset({"fbeta", "f1", "mcc", "accuracy", "balanced_accuracy", "cost"})
+TUNABLE_METRICS = frozenset({"fbeta", "f1", "iou", "mcc", "accuracy", "balanced_accuracy", "cost"})
 
 
 def tunes_threshold(task: Task) -> bool:
@@ -31,6 +31,8 @@ def _scores(tp: np.ndarray, fp: np.ndarray, positives: int, negatives: int, task
         if task.metric in {"fbeta", "f1"}:
             b2 = (task.beta if task.metric == "fbeta" else 1.0) ** 2
             values = (1 + b2) * tp / ((1 + b2) * tp + b2 * fn + fp)
+        elif task.metric == "iou":
+            values = tp / (tp + fp + fn)
         elif task.metric == "accuracy":
             values = (tp + tn) / n
         elif task.metric == "balanced_accuracy":

@@ -65,6 +65,7 @@ def test_binary_metrics_match_sklearn(credit: tuple[Task, np.ndarray, np.ndarray
         "precision": skm.precision_score(is_pos, label),
         "recall": skm.recall_score(is_pos, label),
         "mcc": skm.matthews_corrcoef(is_pos, label),
+        "iou": skm.jaccard_score(is_pos, label),
         "cost": 1 - skm.accuracy_score(is_pos, label),  # without a cost matrix: the error rate
     }
     scores = score_all(y, proba, task)
@@ -98,6 +99,7 @@ def test_multiclass_metrics_match_sklearn(penguins: tuple[Task, np.ndarray, np.n
         "precision": skm.precision_score(y, label, average="macro"),
         "recall": skm.recall_score(y, label, average="macro"),
         "mcc": skm.matthews_corrcoef(y, label),
+        "iou": skm.jaccard_score(y, label, average="macro"),
     }
     scores = score_all(y, proba, task)
     assert set(scores) == set(expected)

@@ -27,7 +27,13 @@ from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
 from trainwright.models._torch_estimator import NeuralClassifier, NeuralEstimator, NeuralRegressor
 from trainwright.models.neural import EARLY_STOPPING, _common
-from trainwright.models.serialize import Serializer, bundle_file, describe_estimator, rebuild_estimator
+from trainwright.models.serialize import (
+    Serializer,
+    bundle_file,
+    describe_estimator,
+    rebuild_estimator,
+    save_weights,
+)
 from trainwright.models.spec import BuildContext, ModelSpec
 
 __all__ = ["AUDIO_CNN", "SERIALIZER", "SPECS", "AudioCNNClassifier", "AudioCNNRegressor", "build_audio_network"]
@@ -126,10 +132,8 @@ def shift_and_noise(n_mels: int, n_frames: int, time_shift: float, noise: float,
 
 # --- the bundle: safetensors weights + a JSON description -----------------------------------------
 def _save(estimator: Any, directory: Path) -> dict[str, Any]:
-    from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
-    save_file(state, str(Path(directory) / _WEIGHTS_FILE))
+    save_weights(estimator.module_, Path(directory) / _WEIGHTS_FILE)
     return describe_estimator(estimator, isinstance(estimator, NeuralClassifier), _KEPT,
                               architecture=estimator.architecture(), n_features_in=int(estimator.n_features_in_),
                               best_epoch=int(estimator.best_epoch_))

@@ -25,7 +25,13 @@ import numpy as np
 from trainwright.data import TaskKind
 from trainwright.features import FeatureNeeds
 from trainwright.models._torch_estimator import NeuralClassifier, NeuralEstimator, NeuralRegressor
-from trainwright.models.serialize import Serializer, bundle_file, describe_estimator, rebuild_estimator
+from trainwright.models.serialize import (
+    Serializer,
+    bundle_file,
+    describe_estimator,
+    rebuild_estimator,
+    save_weights,
+)
 from trainwright.models.spec import BuildContext, EarlyStopping, ModelSpec
 
 __all__ = ["CNN", "MLP", "SERIALIZER", "SPECS", "NeuralClassifier", "NeuralEstimator", "NeuralRegressor"]
@@ -86,10 +92,8 @@ EARLY_STOPPING = EarlyStopping(
 
 # --- the bundle: safetensors weights + a JSON description -----------------------------------------
 def _save(estimator: Any, directory: Path) -> dict[str, Any]:
-    from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
-    save_file(state, str(Path(directory) / _WEIGHTS_FILE))
+    save_weights(estimator.module_, Path(directory) / _WEIGHTS_FILE)
     extra = {"image_size": int(estimator.image_size_)} if hasattr(estimator, "image_size_") else {}
     return describe_estimator(estimator, isinstance(estimator, NeuralClassifier), _KEPT,
                               architecture=estimator.architecture(), n_features_in=int(estimator.n_features_in_),

@@ -21,7 +21,8 @@ from typing import Any
 
 from trainwright.exceptions import BundleError
 
-__all__ = ["SKOPS", "Serializer", "bundle_file", "describe_estimator", "instance_of", "rebuild_estimator"]
+__all__ = ["SKOPS", "Serializer", "bundle_file", "describe_estimator", "instance_of", "rebuild_estimator",
+           "save_weights"]
 
 
 def _never(estimator: Any) -> bool:
@@ -113,3 +114,10 @@ def rebuild_estimator(description: Mapping[str, Any], kinds: Mapping[str, Any], 
     else:
         estimator.y_mean_, estimator.y_scale_ = float(description["y_mean"]), float(description["y_scale"])
     return estimator
+
+
+def save_weights(module: Any, path: Path) -> None:
+    """A torch module's state as a safetensors file (tensors only: reading it back runs no code)."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(path))

@@ -26,8 +26,15 @@ from trainwright.features import FeatureNeeds
 from trainwright.features import text as text_features
 from trainwright.models import linear
 from trainwright.models._text_estimator import TextNetClassifier, TextNetEstimator, TextNetRegressor
-from trainwright.models.serialize import Serializer, bundle_file, describe_estimator, rebuild_estimator
-from trainwright.models.spec import BuildContext, EarlyStopping, ModelSpec
+from trainwright.models.neural import EARLY_STOPPING  # one early-stopping rule for every network
+from trainwright.models.serialize import (
+    Serializer,
+    bundle_file,
+    describe_estimator,
+    rebuild_estimator,
+    save_weights,
+)
+from trainwright.models.spec import BuildContext, ModelSpec
 
 __all__ = ["LSTM", "MINILM_FINETUNE", "MINILM_LINEAR", "SERIALIZERS", "SPECS", "TEXT_FEATURES", "TEXT_NET",
            "WORD2VEC_LINEAR"]
@@ -76,19 +83,10 @@ def _lstm_space(ctx: BuildContext) -> dict[str, Any]:
             "dropout": FloatDistribution(0.0, 0.5), "lr": FloatDistribution(5e-4, 1e-2, log=True)}
 
 
-EARLY_STOPPING = EarlyStopping(
-    fit_kwargs=lambda X_val, y_val, est: {"eval_set": (X_val, y_val)},
-    best_iteration=lambda est: int(est.best_epoch_),
-    fixed=lambda params, n: {**params, "n_estimators": n},
-)
-
-
 # --- the networks in a bundle: safetensors weights + the tokenizer's JSON + a JSON description ------------------
 def _save(estimator: Any, directory: Path) -> dict[str, Any]:
-    from safetensors.torch import save_file
 
-    state = {k: v.detach().cpu().contiguous() for k, v in estimator.module_.state_dict().items()}
-    save_file(state, str(Path(directory) / _WEIGHTS_FILE))
+    save_weights(estimator.module_, Path(directory) / _WEIGHTS_FILE)
     (Path(directory) / _TOKENIZER_FILE).write_text(estimator.tokenizer_.to_str(), encoding="utf-8")
     return describe_estimator(
         estimator, isinstance(estimator, TextNetClassifier), _KEPT,
